@@ -14,15 +14,32 @@ from __future__ import annotations
 from numba import njit
 
 from plasticity.rules.bcm import bcm_coefficients
+from plasticity.rules.hebbian import hebbian_coefficients
+from plasticity.rules.intrinsic import intrinsic_coefficients
+from plasticity.rules.metaplastic import metaplastic_bcm_coefficients
+from plasticity.rules.oja import oja_coefficients
+from plasticity.rules.scaling import scaling_coefficients
+
+__all__ = ["rule_coefficients", "NONE", "HEBBIAN", "BCM", "OJA", "SCALING", "INTRINSIC", "METAPLASTIC_BCM"]
 
 NONE, HEBBIAN, BCM, OJA, SCALING, INTRINSIC, METAPLASTIC_BCM = 0, 1, 2, 3, 4, 5, 6
 
 
 @njit(cache=True, nogil=True)
 def rule_coefficients(kind, y, S, P, dt, a, b):
-    if kind == BCM:
+    if kind == HEBBIAN:
+        hebbian_coefficients(y, S, P, dt, a, b)
+    elif kind == BCM:
         bcm_coefficients(y, S, P, dt, a, b)
-    else:  # static weights
+    elif kind == OJA:
+        oja_coefficients(y, S, P, dt, a, b)
+    elif kind == SCALING:
+        scaling_coefficients(y, S, P, dt, a, b)
+    elif kind == INTRINSIC:
+        intrinsic_coefficients(y, S, P, dt, a, b)
+    elif kind == METAPLASTIC_BCM:
+        metaplastic_bcm_coefficients(y, S, P, dt, a, b)
+    else:  # NONE: static weights
         for i in range(y.shape[0]):
             a[i] = 0.0
             b[i] = 0.0

@@ -9,10 +9,13 @@ Explicit Euler; W is updated with the old theta, then theta. ``dt``, ``tau_theta
 model's time unit; ``eta`` is per unit time. W is ``W[post, pre]``.
 
 For a constant response ``y`` and frozen W the threshold relaxes exponentially to
-``y**power`` with time constant ``tau_theta``; the fixed point of a single linear neuron with
-``power=2`` is ``y* = 1`` for patterns it is selective to. The threshold must be fast
-compared with the weights (``tau_theta * eta`` small) or the rule oscillates (Udeigwe et al.
-2017, Neural Comput 29:1071).
+``y**power`` with time constant ``tau_theta``. With ``power=2``, a linear neuron driven by one
+constant input settles at ``y* = 1``; driven by K linearly independent patterns, each shown
+with probability ``p = 1/K`` and a threshold that averages over them (``tau_theta`` long
+compared with one presentation), it becomes selective: ``y* = 1/p = K`` for one pattern and 0
+for the others (Intrator & Cooper 1992; Castellani et al. 1999, Network 10:111). The
+threshold must be fast compared with the weights (``tau_theta * eta`` small) or the rule
+oscillates (Udeigwe, Munro & Ermentrout 2017, J Math Neurosci 7:2).
 """
 from __future__ import annotations
 
