@@ -8,6 +8,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from plasticity import _numba_cache
+
+_numba_cache.configure()
+
 
 def __getattr__(name):  # lazy, so that `import plasticity` stays fast
     if name == "sweep":

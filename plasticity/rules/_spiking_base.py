@@ -9,7 +9,7 @@ Within one step of length ``dt`` every rule does, in this order (reference, dens
 sparse kernel alike):
 
 1. decay every trace by ``exp(-dt / tau)`` (exact between spikes, so event-driven updates are
-   exact);
+   exact; values below ``TINY = 1e-100`` are flushed to 0, see :func:`decay`);
 2. for each presynaptic neuron that spiked: change its outgoing weights using the
    postsynaptic traces (depression), clip, then bump its presynaptic traces;
 3. for each postsynaptic neuron that spiked: change its incoming weights using the
@@ -75,15 +75,15 @@ projection it equals the dense step with absent synapses held at zero (tested).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
 
+from plasticity._validation import check_shape
 from plasticity.rules._base import Rule, _check_sizes, check_step
 
-__all__ = ["SpikingRule", "check_spikes", "post_index", "decay_factors", "clip"]
+__all__ = ["SpikingRule", "check_spikes", "post_index", "decay", "decay_reference", "clip", "TINY"]
 
 
 def check_spikes(owner: str, name: str, a: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def check_spikes(owner: str, name: str, a: np.ndarray) -> np.ndarray:
     out = np.ascontiguousarray(a, dtype=np.float64)
     bad = (out != 0.0) & (out != 1.0)
     if np.any(bad):
-        first = out[np.argmax(bad)]
+        first = float(out[np.argmax(bad)])
         raise ValueError(
             f"{owner}: {name} must be spike indicators of one step (bool, or 0/1); "
             f"got {int(np.count_nonzero(bad))} other value(s), e.g. {first!r}"
@@ -139,11 +139,6 @@ def _stack(state: Any, fields: tuple[str, ...]) -> np.ndarray:
     return np.array([getattr(state, f) for f in fields], dtype=np.float64)
 
 
-def decay_factors(dt: float, *taus: float) -> list[float]:
-    """``exp(-dt / tau)`` for each ``tau``: the exact decay of a trace over one step."""
-    return [math.exp(-dt / tau) for tau in taus]
-
-
 class SpikingRule(Rule):
     """Base of spiking rules (see the module docstring for the step order and the sparse interface).
 
@@ -171,7 +166,7 @@ class SpikingRule(Rule):
     def _dense_kernel(W, pre, post, S_pre, S_post, P, dt):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _reference(self, W: np.ndarray, pre: np.ndarray, post: np.ndarray, state: Any, dt: float) -> None:  # pragma: no cover
+    def _reference(self, W, pre, post, state, dt) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # -- packing -------------------------------------------------------------------------
@@ -203,6 +198,11 @@ class SpikingRule(Rule):
     def _checked(self, W, pre, post, state, dt) -> tuple[np.ndarray, np.ndarray]:
         check_step(self, W, pre, post, state, dt)
         owner = f"{type(self).__name__}.update"
+        n_post, n_pre = W.shape
+        for fields, n, what in ((self.pre_fields, n_pre, "n_pre"), (self.post_fields, n_post, "n_post")):
+            for name in fields:  # check_step accepts either length; a trace has one side
+                why = f"{what} from W[post, pre] of shape {W.shape}"
+                check_shape(owner, f"state.{name}", getattr(state, name), (n,), why)
         return check_spikes(owner, "pre", pre), check_spikes(owner, "post", post)
 
     def update(self, W: np.ndarray, pre: np.ndarray, post: np.ndarray, state: Any, dt: float) -> None:
@@ -219,6 +219,29 @@ class SpikingRule(Rule):
         """The same step as :meth:`update`, in plain numpy."""
         x, y = self._checked(W, pre, post, state, dt)
         self._reference(W, x, y, state, float(dt))
+
+
+# Traces that decay below this are set to 0: a silent neuron's trace would otherwise reach
+# subnormal numbers after ~700 time constants, and arithmetic on subnormals is ~100x slower.
+# A trace of 1e-100 changes no weight at double precision, so nothing observable changes.
+TINY = 1e-100
+
+
+def decay_reference(trace: np.ndarray, factor: float) -> None:
+    """``trace *= factor`` with values below :data:`TINY` flushed to 0 (numpy, in place)."""
+    trace *= factor
+    trace[trace < TINY] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def decay(trace, factor):
+    """``trace *= factor`` with values below :data:`TINY` flushed to 0 (numba, in place).
+
+    An explicit loop: numba's in-place array operator on a row view allocates a temporary.
+    """
+    for k in range(trace.shape[0]):
+        v = trace[k] * factor
+        trace[k] = v if v >= TINY else 0.0
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from plasticity._validation import Interval, nonnegative, positive
-from plasticity.rules._spiking_base import SpikingRule, clip
+from plasticity.rules._spiking_base import SpikingRule, clip, decay, decay_reference
 
 __all__ = ["InhibitorySTDP", "InhibitorySTDPState", "istdp_reference", "istdp_dense", "istdp_sparse"]
 
@@ -90,9 +90,9 @@ class InhibitorySTDP(SpikingRule):
 
 def istdp_reference(W, pre, post, x_pre, x_post, eta, alpha, tau, w_max, dt):
     """Plain-numpy step; updates ``W``, ``x_pre``, ``x_post`` in place."""
-    decay = math.exp(-dt / tau)
-    x_pre *= decay
-    x_post *= decay
+    factor = math.exp(-dt / tau)
+    decay_reference(x_pre, factor)
+    decay_reference(x_post, factor)
     fired = pre != 0.0
     W[:, fired] = np.clip(W[:, fired] + (eta * (x_post - alpha))[:, None], 0.0, w_max)
     x_pre[fired] += 1.0
@@ -106,9 +106,9 @@ def istdp_dense(W, pre, post, S_pre, S_post, P, dt):
     """Dense step on ``W[post, pre]``; ``S_pre = [x_pre]``, ``S_post = [x_post]``, ``P = [eta, alpha, tau, w_max]``."""
     eta, alpha, w_max = P[0], P[1], P[3]
     x_pre, x_post = S_pre[0], S_post[0]
-    decay = math.exp(-dt / P[2])
-    x_pre *= decay
-    x_post *= decay
+    factor = math.exp(-dt / P[2])
+    decay(x_pre, factor)
+    decay(x_post, factor)
     n_post, n_pre = W.shape
     for j in range(n_pre):
         if pre[j] != 0.0:
@@ -128,9 +128,9 @@ def istdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, i
     """Event-driven step on a CSR-by-pre projection (interface in :mod:`plasticity.rules._spiking_base`)."""
     eta, alpha, w_max = P[0], P[1], P[3]
     x_pre, x_post = S_pre[0], S_post[0]
-    decay = math.exp(-dt / P[2])
-    x_pre *= decay
-    x_post *= decay
+    factor = math.exp(-dt / P[2])
+    decay(x_pre, factor)
+    decay(x_post, factor)
     for k in range(n_pre_spikes):
         j = pre_spikes[k]
         for s in range(indptr[j], indptr[j + 1]):

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from plasticity._validation import Interval, nonnegative, positive
-from plasticity.rules._spiking_base import SpikingRule
+from plasticity.rules._spiking_base import SpikingRule, decay, decay_reference
 
 __all__ = [
     "SpikingSynapticScaling",
@@ -102,7 +102,7 @@ class SpikingSynapticScaling(SpikingRule):
 
 def spiking_scaling_reference(W, post, rate, pending, eta, target_rate, tau, max_pending, dt):
     """Plain-numpy step; updates ``W``, ``rate``, ``pending`` in place."""
-    rate *= math.exp(-dt / tau)
+    decay_reference(rate, math.exp(-dt / tau))
     pending += dt * eta * (target_rate - rate)
     due = np.abs(pending) >= max_pending
     W[due, :] *= np.exp(pending[due])[:, None]
@@ -115,7 +115,7 @@ def _advance(S_post, P, dt):
     """Decay the rate estimate and accumulate the pending log-factors (shared by both kernels)."""
     eta, target, tau = P[0], P[1], P[2]
     rate, pending = S_post[0], S_post[1]
-    rate *= math.exp(-dt / tau)
+    decay(rate, math.exp(-dt / tau))
     for i in range(rate.shape[0]):
         pending[i] += dt * eta * (target - rate[i])
 

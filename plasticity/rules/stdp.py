@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from plasticity._validation import Interval, nonnegative, positive
-from plasticity.rules._spiking_base import SpikingRule, clip
+from plasticity.rules._spiking_base import SpikingRule, clip, decay, decay_reference
 
 __all__ = ["PairSTDP", "PairSTDPState", "pair_stdp_reference", "pair_stdp_dense", "pair_stdp_sparse"]
 
@@ -115,8 +115,8 @@ class PairSTDP(SpikingRule):
 def pair_stdp_reference(W, pre, post, x, y, a_plus, a_minus, tau_plus, tau_minus, w_min, w_max,
                         bounds, interaction, dt):
     """Plain-numpy step; ``pre``/``post`` are 0/1 float arrays; updates ``W``, ``x``, ``y`` in place."""
-    x *= math.exp(-dt / tau_plus)
-    y *= math.exp(-dt / tau_minus)
+    decay_reference(x, math.exp(-dt / tau_plus))
+    decay_reference(y, math.exp(-dt / tau_minus))
     span = w_max - w_min
     fired = pre != 0.0
     cols = W[:, fired]
@@ -159,8 +159,8 @@ def pair_stdp_dense(W, pre, post, S_pre, S_post, P, dt):
     a_plus, a_minus, w_min, w_max = P[0], P[1], P[4], P[5]
     mult, nearest = P[6] != 0.0, P[7] != 0.0
     x, y = S_pre[0], S_post[0]
-    x *= math.exp(-dt / P[2])
-    y *= math.exp(-dt / P[3])
+    decay(x, math.exp(-dt / P[2]))
+    decay(y, math.exp(-dt / P[3]))
     n_post, n_pre = W.shape
     for j in range(n_pre):
         if pre[j] != 0.0:
@@ -181,8 +181,8 @@ def pair_stdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indpt
     a_plus, a_minus, w_min, w_max = P[0], P[1], P[4], P[5]
     mult, nearest = P[6] != 0.0, P[7] != 0.0
     x, y = S_pre[0], S_post[0]
-    x *= math.exp(-dt / P[2])
-    y *= math.exp(-dt / P[3])
+    decay(x, math.exp(-dt / P[2]))
+    decay(y, math.exp(-dt / P[3]))
     for k in range(n_pre_spikes):
         j = pre_spikes[k]
         for s in range(indptr[j], indptr[j + 1]):

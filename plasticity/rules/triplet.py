@@ -7,7 +7,7 @@
     A2m[i] = a2_minus * (rate[i] / target_rate)**2           (target_rate set)
     tau_rate d rate[i]/dt = -rate[i] + sum_k delta(t - t_i^k)   (a low-pass rate estimate, Hz)
 
-Eqs. (3)-(4) of Pfister & Gerstner (2006) J Neurosci 26:9673. The triplet terms use r2 and o2
+The trace formulation of Pfister & Gerstner (2006) J Neurosci 26:9673. The triplet terms use r2 and o2
 *before* their own increment at the same spike (the paper's ``t - epsilon``). Traces are
 dimensionless: incremented by 1 ("all-to-all") or reset to 1 ("nearest", the paper's
 nearest-spike model, Morrison et al. 2008 Biol Cybern 98:459). The weight change is additive
@@ -18,15 +18,16 @@ Under independent Poisson firing at rates rho_x (pre) and rho_y (post), all-to-a
     <dW/dt> = rho_x rho_y [a2_plus tau_plus - A2m tau_minus + a3_plus tau_plus tau_y rho_y
                            - a3_minus tau_minus tau_x rho_x]
 
-(the paper's Eq. 6), a BCM-like curve in rho_y with a threshold where it changes sign. With
+(the paper's drift under Poisson firing), a BCM-like curve in rho_y whose sign changes at a threshold. With
 ``target_rate`` set, A2m scales with the square of the rate estimate against the target: the
 exponent p = 2 of Pfister & Gerstner's mapping to BCM (their "Relation to BCM" section: A2-
 proportional to <rho_y^p> / rho_0^p), the homeostatic triplet rule of Zenke, Hennequin &
 Gerstner (2013) PLoS Comput Biol 9:e1003330. The threshold then slides as rate**2: for the
 minimal model (a2_plus = a3_minus = 0) it is theta = a2_minus tau_minus (rate / target)**2 /
 (a3_plus tau_plus tau_y); with rate = rho_y the fixed point is rho_y* = target**2 / theta0
-(theta0 the threshold at rate = target), equal to ``target_rate`` when ``theta0`` is.
-The estimate starts at ``target_rate`` (0 when no target is set).
+(theta0 the threshold at rate = target), which is ``target_rate`` itself only for amplitudes
+that make theta0 = target_rate.
+The estimate starts at ``target_rate``; without a target it is not kept (stays 0).
 
 Within one step of length ``dt`` (s): decay all traces by ``exp(-dt/tau)``; for each pre
 spike depress (with o1, A2m from the current ``rate``, and r2 before its increment), then bump
@@ -44,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from plasticity._validation import Interval, check_number, nonnegative, positive
-from plasticity.rules._spiking_base import SpikingRule, clip
+from plasticity.rules._spiking_base import SpikingRule, clip, decay, decay_reference
 from plasticity.rules.stdp import _bump
 
 __all__ = ["TripletSTDP", "TripletSTDPState", "triplet_reference", "triplet_dense", "triplet_sparse"]
@@ -180,11 +181,12 @@ def triplet_reference(W, pre, post, state, P, dt):
     """Plain-numpy step; ``P = rule._params()``; updates ``W`` and ``state`` in place."""
     a2p, a3p, a2m, a3m, tau_plus, tau_minus, tau_x, tau_y, w_min, w_max, nearest, target, tau_rate = P
     s = state
-    s.r1 *= math.exp(-dt / tau_plus)
-    s.r2 *= math.exp(-dt / tau_x)
-    s.o1 *= math.exp(-dt / tau_minus)
-    s.o2 *= math.exp(-dt / tau_y)
-    s.rate *= math.exp(-dt / tau_rate)
+    decay_reference(s.r1, math.exp(-dt / tau_plus))
+    decay_reference(s.r2, math.exp(-dt / tau_x))
+    decay_reference(s.o1, math.exp(-dt / tau_minus))
+    decay_reference(s.o2, math.exp(-dt / tau_y))
+    if target > 0.0:
+        decay_reference(s.rate, math.exp(-dt / tau_rate))
     if target > 0.0:
         ratio = s.rate / target
         ltd = a2m * (ratio * ratio)
@@ -198,16 +200,18 @@ def triplet_reference(W, pre, post, state, P, dt):
     W[fired, :] = np.clip(W[fired, :] + s.r1[None, :] * (a2p + a3p * s.o2[fired, None]), w_min, w_max)
     for trace in (s.o1, s.o2):
         trace[fired] = 1.0 if nearest else trace[fired] + 1.0
-    s.rate[fired] += 1.0 / tau_rate
+    if target > 0.0:
+        s.rate[fired] += 1.0 / tau_rate
 
 
 @njit(cache=True, nogil=True)
 def _decay(S_pre, S_post, P, dt):
-    S_pre[0] *= math.exp(-dt / P[4])
-    S_pre[1] *= math.exp(-dt / P[6])
-    S_post[0] *= math.exp(-dt / P[5])
-    S_post[1] *= math.exp(-dt / P[7])
-    S_post[2] *= math.exp(-dt / P[12])
+    decay(S_pre[0], math.exp(-dt / P[4]))
+    decay(S_pre[1], math.exp(-dt / P[6]))
+    decay(S_post[0], math.exp(-dt / P[5]))
+    decay(S_post[1], math.exp(-dt / P[7]))
+    if P[11] > 0.0:  # the rate estimate is kept only when it is used
+        decay(S_post[2], math.exp(-dt / P[12]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -238,7 +242,8 @@ def triplet_dense(W, pre, post, S_pre, S_post, P, dt):
                 W[i, j] = clip(W[i, j] + r1[j] * (a2p + a3p * o2[i]), w_min, w_max)
             _bump(o1, i, nearest)
             _bump(o2, i, nearest)
-            rate[i] += 1.0 / P[12]
+            if target > 0.0:
+                rate[i] += 1.0 / P[12]
 
 
 @njit(cache=True, nogil=True)
@@ -265,7 +270,8 @@ def triplet_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr,
             w[s] = clip(w[s] + r1[post_pre[q]] * gain, w_min, w_max)
         _bump(o1, i, nearest)
         _bump(o2, i, nearest)
-        rate[i] += 1.0 / P[12]
+        if target > 0.0:
+            rate[i] += 1.0 / P[12]
 
 
 TripletSTDP._dense_kernel = staticmethod(triplet_dense)
