@@ -1,0 +1,112 @@
+"""The ``plasticity`` command: list and run studies, run benchmarks.
+
+    plasticity study list
+    plasticity study run NAME [--quick] [--out DIR] [--scheduler ADDR] [--seed N] [--max-workers N]
+    plasticity bench [NAME [ARGS...]]
+
+Also ``python -m plasticity``. Exit codes: 0 done, 1 a study finished with failed points or a
+benchmark failed, 2 a usage error (unknown study or benchmark, missing command).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _benchmarks_dir() -> Path:
+    """``benchmarks/`` beside the package: present in a source checkout (``pip install -e .``)."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from plasticity import __version__
+    from plasticity.study import study_parser
+
+    parser = argparse.ArgumentParser(
+        prog="plasticity",
+        description="Homeostatic plasticity rules on recurrent rate and spiking networks: studies and benchmarks.",
+        epilog="Each command has its own --help, e.g. `plasticity study run --help`.")
+    parser.add_argument("--version", action="version", version=f"plasticity {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    study = commands.add_parser("study", help="list or run the studies (a sweep, a table and figures each)",
+                                description="List or run the studies of the `studies` package. Each writes its "
+                                            "figures (PNG and PDF) and results table into --out.")
+    study_commands = study.add_subparsers(dest="study_command", metavar="SUBCOMMAND")
+    study_commands.add_parser("list", help="each study with one line of what it shows",
+                              description="List every study with one line of what it shows.")
+    run = study_commands.add_parser(
+        "run", help="run one study (sweep, tables, figures)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the study NAME: its sweep (resumable: a rerun computes only what is missing), then its "
+                    "tables and figures in --out. The options after NAME go to the study:",
+        epilog=study_parser("NAME").format_help())
+    run.add_argument("name", metavar="NAME", help="the study (see `plasticity study list`)")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="options for the study (see below)")
+
+    bench = commands.add_parser(
+        "bench", help="run a benchmark of benchmarks/ (source checkout only)",
+        description="Run benchmarks/bench_NAME.py (ratios against baselines measured in the same run). Without "
+                    "NAME, list the benchmarks. Needs the source checkout: benchmarks are not installed.")
+    bench.add_argument("name", metavar="NAME", nargs="?", help="the benchmark, e.g. `sweep` for bench_sweep.py")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``plasticity`` console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "study":
+        return _study(args, parser)
+    if args.command == "bench":
+        return _bench(args.name, args.args)
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _study(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import studies
+
+    known = studies.discover()
+    if args.study_command == "list":
+        if not known:
+            print(f"no studies found in {', '.join(studies.__path__)}")
+            return 0
+        width = max(map(len, known))
+        for name, line in known.items():
+            print(f"{name:<{width}}  {line}")
+        return 0
+    if args.study_command == "run":
+        if args.name not in known:
+            print(f"plasticity study run: unknown study {args.name!r}; known studies: {', '.join(known) or '(none)'}",
+                  file=sys.stderr)
+            return 2
+        table = studies.load(args.name).main(list(args.args))
+        failed = getattr(table, "get", lambda *_: None)("error")
+        if failed is not None and failed.notna().any():
+            return 1
+        return 0
+    parser.parse_args(["study", "--help"])  # prints the study help and exits 0
+    return 2
+
+
+def _bench(name: str | None, args: list[str]) -> int:
+    root = _benchmarks_dir()
+    if not root.is_dir():
+        print(f"plasticity bench: no benchmarks directory at {root}. Benchmarks are not installed with the "
+              "package; run them from a source checkout (git clone, then `pip install -e .`).", file=sys.stderr)
+        return 2
+    available = sorted(p.stem[len("bench_"):] for p in root.glob("bench_*.py"))
+    if name is None:
+        for b in available:
+            print(b)
+        return 0
+    if name not in available:
+        print(f"plasticity bench: unknown benchmark {name!r}; available: {', '.join(available) or '(none)'}",
+              file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(root / f"bench_{name}.py"), *args], cwd=root.parent)

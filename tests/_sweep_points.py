@@ -1,0 +1,70 @@
+"""Point functions for the sweep tests (module level, so that worker processes can unpickle them).
+
+Functions that must be counted append one line per call to the file named by the
+``SWEEP_CALL_LOG`` environment variable (workers inherit it; appends of one short line are
+atomic on POSIX, so concurrent workers do not interleave).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plasticity._validation import as_rng
+
+
+SCALE = 1.0  # a module-level value read by `scaled`: part of its fingerprint
+
+
+def log_call(tag: str) -> None:
+    path = os.environ.get("SWEEP_CALL_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{tag}\n")
+
+
+def calls(path: Path) -> list[str]:
+    return Path(path).read_text().split() if Path(path).exists() else []
+
+
+def square(x, scale=1.0):
+    """Scalars of every kind, a numpy scalar, a bool and an array."""
+    return {"y": np.float64(x) ** 2 * scale, "n": np.int64(x), "big": bool(x > 1), "label": f"x={x}",
+            "trace": np.arange(3, dtype=float) * x}
+
+
+def draw(x, seed):
+    """A random number from the point's seed: equal seeds give equal draws."""
+    return {"u": float(as_rng(seed).random()), "seed_seen": seed}
+
+
+def slow_logged(x):
+    log_call(str(x))
+    time.sleep(float(os.environ.get("SWEEP_SLEEP", "0.05")))
+    return {"y": 2 * x, "ys": np.full(4, x, dtype=np.int32)}
+
+
+def fails_on_two(x):
+    log_call(str(x))
+    if x == 2:
+        raise ValueError(f"x={x} is not allowed here")
+    return {"y": x}
+
+
+def fails_until_flag(x):
+    """Fails for x == 1 until the file named by SWEEP_FLAG exists."""
+    log_call(str(x))
+    if x == 1 and not Path(os.environ["SWEEP_FLAG"]).exists():
+        raise RuntimeError("flag missing")
+    return {"y": x}
+
+
+def sleepy(x):
+    time.sleep(0.4)
+    return {"y": x * 3, "pid_independent": np.arange(x + 1)}
+
+
+def scaled(x):
+    return {"y": SCALE * x}
