@@ -1,0 +1,159 @@
+"""Support of :class:`models.rate.RateNetwork`: inputs, rule checks, the Dale matrix, numpy steps.
+
+``python_chunk`` is the slow, plain-numpy path for rules the fused kernel does not know
+(no ``kind``, e.g. a user's class): each step calls ``rule.update(W, pre, post, state, dt)``
+with the same pre/post convention as the kernel (see :mod:`models._rate_kernels`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from plasticity._validation import check_finite_array
+
+_KNOWN_KINDS = range(0, 7)  # codes handled by plasticity.rules._dispatch.rule_coefficients
+_MAP, _EULER, _RK4 = 0, 1, 2
+
+
+def numpy_activation(name: str):
+    """``(phi, dphi)`` of an activation name, as numpy functions."""
+    if name == "tanh":
+        return np.tanh, lambda u: 1.0 - np.tanh(u) ** 2
+    if name == "relu":
+        return (lambda u: np.maximum(u, 0.0)), (lambda u: (u > 0).astype(np.float64))
+    if name == "sigmoid":
+        def sig(u):
+            return 0.5 * (1.0 + np.tanh(0.5 * u))  # = 1/(1+exp(-u)) without overflow
+
+        return sig, lambda u: sig(u) * (1.0 - sig(u))
+    return (lambda u: np.asarray(u, dtype=np.float64).copy()), (lambda u: np.ones_like(u, dtype=np.float64))
+
+
+def check_rule(owner: str, rule: Any) -> int:
+    """The fused-kernel kind of ``rule``: 0 for None, -1 for rules run through ``update``."""
+    if rule is None:
+        return 0
+    if getattr(rule, "spiking", False):
+        raise TypeError(f"{owner}: rule must be a rate rule; got {type(rule).__name__}, a spiking rule")
+    if not (callable(getattr(rule, "init_state", None)) and callable(getattr(rule, "update", None))):
+        raise TypeError(f"{owner}: rule must have init_state(n_post, n_pre) and update(W, pre, post, state, dt); "
+                        f"got {type(rule).__name__}")
+    kind = getattr(rule, "kind", -1)
+    if isinstance(kind, bool) or not isinstance(kind, (int, np.integer)) or kind not in _KNOWN_KINDS:
+        return -1
+    if not all(hasattr(rule, a) for a in ("_params", "state_fields", "weight_bounds")):
+        return -1
+    return int(kind)
+
+
+class InputSource:
+    """External input ``I`` as float64 ``(m, n)`` blocks (``m = 1``: the same for every step)."""
+
+    def __init__(self, owner: str, inputs: Any, steps: int, n: int, t0: float, dt_time: float) -> None:
+        self.owner, self.n, self.t0, self.dt_time = owner, n, t0, dt_time
+        self.fn, self.arr, self.max_chunk = None, None, steps
+        if callable(inputs):
+            self.fn = inputs
+            self.max_chunk = max(1, 2**22 // n)  # evaluated blocks of at most 32 MB
+            return
+        if inputs is None:
+            self.arr = np.zeros((1, n))
+            return
+        arr = np.asarray(inputs)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: inputs must be None, a number, an (n,) or (steps, n) array, "
+                            f"or a callable t -> (n,); got {type(inputs).__name__} of dtype {arr.dtype}")
+        if arr.ndim == 0 or arr.shape == (n,):
+            arr = np.broadcast_to(arr, (1, n))
+        elif arr.shape != (steps, n):
+            raise ValueError(f"{owner}: inputs has shape {arr.shape}; expected () (a number), "
+                             f"({n},) = (n,) or ({steps}, {n}) = (steps, n)")
+        self.arr = np.ascontiguousarray(arr, dtype=np.float64)
+        check_finite_array(owner, "inputs", self.arr)
+
+    def chunk(self, k0: int, k1: int) -> np.ndarray:
+        """The inputs of steps ``k0 .. k1-1`` (one row if constant)."""
+        if self.fn is None:
+            return self.arr if self.arr.shape[0] == 1 else self.arr[k0:k1]
+        out = np.empty((k1 - k0, self.n))
+        for k in range(k0, k1):
+            t = self.t0 + k * self.dt_time
+            v = np.asarray(self.fn(t))
+            if v.dtype.kind not in "biuf" or v.shape not in ((self.n,), ()):
+                raise ValueError(f"{self.owner}: inputs(t) must return a real array of shape ({self.n},) = (n,); "
+                                 f"got shape {v.shape}, dtype {v.dtype} at t = {t:g}")
+            out[k - k0] = v
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"{self.owner}: inputs(t) must be finite; got non-finite values for t in "
+                             f"[{self.t0 + k0 * self.dt_time:g}, {self.t0 + (k1 - 1) * self.dt_time:g}]")
+        return out
+
+
+def dale_matrix(n: int, g: float, rng: np.random.Generator, e_fraction: float = 0.8) -> np.ndarray:
+    """Balanced E/I matrix, signs by column (see ``RateNetwork.random``; Rajan & Abbott 2006)."""
+    if n < 2:
+        raise ValueError(f"RateNetwork.random: n must be an integer in [2, inf) when dale=True; got {n!r}")
+    n_e = min(int(round(e_fraction * n)), n - 1)
+    n_i = n - n_e
+    W = np.zeros((n, n))
+    if g == 0.0:
+        return W
+    s = g / math.sqrt(n)  # std of every entry about its column mean
+    mean_i = s * n_e / n_i  # n_e * mean_e = n_i * mean_i: zero mean row sum
+    W[:, :n_e] = rng.gamma(1.0, s, size=(n, n_e))
+    inh = rng.gamma((mean_i / s) ** 2, s**2 / mean_i, size=(n, n_i))
+    inh *= (W[:, :n_e].sum(axis=1) / inh.sum(axis=1))[:, None]  # exact zero row sums
+    W[:, n_e:] = -inh
+    return W
+
+
+def _check(x: np.ndarray, bound: float) -> int:
+    if not np.all(np.isfinite(x)):
+        return 1
+    return 2 if np.abs(x).max() > bound else 0
+
+
+def python_chunk(net, rule, state, mode, I, x, bound, wbound, k0, nsteps, rec_every, rec_x, rec_r, p):
+    """``nsteps`` steps in numpy with ``rule.update``; same contract as ``run_chunk``."""
+    W, dt, tau = net.W, net.dt, net.tau
+    phi, _ = numpy_activation(net.activation)
+
+    def field(z, Ik):  # the flow's right-hand side with W frozen
+        return (-z + W @ phi(z).astype(W.dtype) + Ik) / tau
+
+    for s in range(nsteps):
+        Ik = I[s] if I.shape[0] > 1 else I[0]
+        if mode == _MAP:
+            xn = phi(W @ x.astype(W.dtype) + Ik)
+            code = _check(xn, bound)
+            if code:
+                return code, s, p
+            rule.update(W, x.copy(), xn, state, 1.0)
+        else:
+            if mode == _EULER:
+                xn = x + dt * field(x, Ik)
+            else:
+                k1 = field(x, Ik)
+                k2 = field(x + 0.5 * dt * k1, Ik)
+                k3 = field(x + 0.5 * dt * k2, Ik)
+                k4 = field(x + dt * k3, Ik)
+                xn = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            code = _check(xn, bound)
+            if code:
+                return code, s, p
+            r = phi(x)
+            rule.update(W, r, r.copy(), state, dt)
+        m = np.abs(W).max()  # O(n^2), but so is the rule's own update on this slow path
+        if not np.isfinite(m):
+            return 4, s, p
+        if m > wbound:
+            return 3, s, p
+        x[:] = xn
+        if (k0 + s + 1) % rec_every == 0:
+            rec_x[p] = x
+            if mode != _MAP:
+                rec_r[p] = phi(x)
+            p += 1
+    return 0, nsteps, p

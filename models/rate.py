@@ -1,0 +1,396 @@
+"""Recurrent rate networks with plastic weights, run by a fused numba kernel.
+
+    map:   x_{t+1} = phi(W x_t + I_t)                    (one step = one time unit)
+    flow:  tau dx/dt = -x + W phi(x) + I(t)              (Euler or RK4 at step dt)
+
+``W`` is ``W[post, pre]``. A row-affine rate rule (``plasticity.rules``, ``kind >= 0``) is
+applied inside the same pass over W that computes the next recurrent input
+(:mod:`models._rate_kernels`); other rules are called through ``rule.update`` each step.
+Map: pre = x_t, post = x_{t+1}, rule ``dt = 1``. Flow: pre = post = r_t = phi(x_t), rule
+step ``dt`` (for RK4 the state takes an RK4 step with W frozen, then the rule an Euler step).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from models._rate_kernels import ACTIVATIONS, EULER, MAP, RK4, matvec, phi_into, run_chunk
+from models._rate_result import RateResult
+from models._rate_support import InputSource, check_rule, dale_matrix, numpy_activation, python_chunk
+from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
+
+__all__ = ["RateNetwork", "RateResult"]
+
+PARALLEL_MIN_N = 384  # below this a step takes a few microseconds: thread launches cost more
+_REASONS = {1: "non-finite state", 2: "|x| > bound", 3: "|W| > weight_bound", 4: "non-finite weights"}
+_SNAPSHOT_BYTES = 2**30  # default snapshots stay under ~1 GiB in all
+_steps_interval = Interval(1, closed="left", integer=True)
+_bound_interval = Interval(0.0, math.inf, closed="right")
+
+
+class RateNetwork:
+    """A recurrent rate network ``x <- phi(W x + I)`` (map) or ``tau dx/dt = -x + W phi(x) + I`` (flow).
+
+    Parameters
+    ----------
+    W : (n, n) array_like
+        Weights ``W[post, pre]``, finite. Copied; float32 and float64 are kept (the kernel
+        computes in that dtype), other real dtypes become float64.
+    activation : {"tanh", "relu", "sigmoid", "linear"}
+        The neuron's transfer function ``phi``.
+    dynamics : {"map", "flow"}
+        Discrete map (one step = one unit of model time; ``dt`` is not used) or ODE.
+    tau : float
+        Neuron time constant of the flow, in (0, inf), model time units.
+    dt : float
+        Integration step of the flow, in (0, inf), model time units.
+    method : {"euler", "rk4"}
+        Integrator of the flow.
+    seed : int, numpy.random.Generator or None
+        Source of the default initial state ``x0``.
+
+    Attributes
+    ----------
+    W : (n, n) ndarray
+        The current weights (updated in place by plastic runs).
+    x : (n,) ndarray or None
+        The current state (None before the first run); ``t`` its model time.
+    rule_state : object or None
+        The state of the last rule run (``rule.init_state(n, n)``), continued by later runs
+        with an equal rule.
+
+    References
+    ----------
+    Sompolinsky, Crisanti & Sommers (1988) Phys Rev Lett 61:259 (random tanh networks).
+    """
+
+    def __init__(self, W: Any, activation: str = "tanh", dynamics: str = "map", tau: float = 1.0,
+                 dt: float = 0.1, method: str = "euler", seed: int | np.random.Generator | None = None) -> None:
+        owner = "RateNetwork"
+        self.activation = check_choice(owner, "activation", activation, tuple(ACTIVATIONS))
+        self.dynamics = check_choice(owner, "dynamics", dynamics, ("map", "flow"))
+        self.method = check_choice(owner, "method", method, ("euler", "rk4"))
+        self.tau = float(check_number(owner, "tau", tau, positive))
+        self.dt = float(check_number(owner, "dt", dt, positive))
+        self._rng = as_rng(seed)
+        self.W = W
+        self.x: np.ndarray | None = None
+        self.t = 0.0
+        self.rule_state: Any = None
+        self._rule: Any = None
+
+    @property
+    def W(self) -> np.ndarray:
+        return self._W
+
+    @W.setter
+    def W(self, W: Any) -> None:
+        arr = np.asarray(W)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"RateNetwork: W must be a real array; got dtype {arr.dtype}")
+        if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+            raise ValueError(f"RateNetwork: W must be a square 2-D array W[post, pre] with n >= 1; got shape {arr.shape}")
+        if hasattr(self, "_W") and arr.shape != self._W.shape:
+            raise ValueError(f"RateNetwork: W has shape {arr.shape}; expected {self._W.shape} (n is fixed)")
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)
+        check_finite_array("RateNetwork", "W", arr)
+        self._W = arr
+
+    @property
+    def n(self) -> int:
+        return self._W.shape[0]
+
+    @classmethod
+    def random(cls, n: int, g: float, seed: int | np.random.Generator | None = None, activation: str = "tanh",
+               dynamics: str = "map", dale: bool = False, dtype: Any = np.float64, **kwargs: Any) -> "RateNetwork":
+        """A network with random weights of variance ``g**2 / n``.
+
+        ``dale=False``: ``W_ij ~ N(0, g**2/n)`` (Sompolinsky et al. 1988; chaotic for g > 1).
+        ``dale=True``: the first ``round(0.8 n)`` columns excitatory (>= 0), the rest inhibitory
+        (<= 0). Magnitudes are Gamma distributed with standard deviation ``g / sqrt(n)`` in
+        every column (E: exponential, mean ``g/sqrt(n)``; I: mean ``n_E/n_I`` times larger),
+        then each row's inhibitory weights are scaled so that every row sums to exactly zero
+        (balance). This is the construction of Rajan & Abbott (2006) Phys Rev Lett 97:188104
+        with ``sigma_E = sigma_I = g`` and their zero-row-sum condition: the eigenvalues lie
+        in the disc of radius ``g`` with no outliers. The variance about each column's mean
+        is ``g**2/n``; the column means add a rank-one, non-normal part (so ``W.var()`` over
+        all entries is about ``5 g**2 / n``). The same ``seed`` then draws ``x0``.
+        ``kwargs`` go to the constructor (``tau``, ``dt``, ``method``).
+        """
+        owner = "RateNetwork.random"
+        n = int(check_number(owner, "n", n, Interval(1, closed="left", integer=True)))
+        g = float(check_number(owner, "g", g, Interval(0.0, closed="left")))
+        if dtype not in (np.float32, np.float64, "float32", "float64"):
+            raise ValueError(f"{owner}: dtype must be float32 or float64; got {dtype!r}")
+        rng = as_rng(seed)
+        W = dale_matrix(n, g, rng) if dale else rng.normal(0.0, g / math.sqrt(n), size=(n, n))
+        return cls(W.astype(dtype), activation=activation, dynamics=dynamics, seed=rng, **kwargs)
+
+    # -- running -----------------------------------------------------------------------
+    def run(self, steps: int, rule: Any = None, inputs: Any = None, x0: Any = None, record_every: int = 1,
+            progress: bool | None = None, bound: float = 1e6, record_weights_every: int | None = None,
+            weight_bound: float | None = None) -> RateResult:
+        """Run ``steps`` steps, optionally with a plasticity rule; return what was recorded.
+
+        Parameters
+        ----------
+        steps : int
+            Number of steps, >= 1 (map steps, or flow steps of length ``dt``).
+        rule : plasticity rule or None
+            A rate rule. Its state is created at the first run (``rule.init_state(n, n)``),
+            kept in ``rule_state`` and continued by later runs with an equal rule.
+        inputs : None, float, (n,) array, (steps, n) array, or callable ``t -> (n,)``
+            External input ``I``, held constant over each step; a callable is evaluated at
+            the model time of the start of each step.
+        x0 : (n,) array or None
+            Initial state. None: continue from the last run's final state; at the first run,
+            draw ``x0 ~ Uniform(-1, 1)`` from the network's seed.
+        record_every : int
+            Record the state at every ``record_every``-th step (the start included).
+        progress : bool or None
+            tqdm bar: None shows it for runs expected to last more than ~2 s.
+        bound : float
+            The run diverges when ``|x|`` exceeds it or x turns non-finite.
+        record_weights_every : int or None
+            Snapshot period of W. None: about 10 snapshots (fewer for huge W, keeping them
+            under 1 GiB; only start and end when there is no rule). Start and end always.
+        weight_bound : float or None
+            The run diverges when a weight's magnitude exceeds it (default ``bound``).
+
+        Returns
+        -------
+        RateResult
+            On divergence the arrays stop before the bad state; ``net.x`` is the last good
+            state and ``net.W`` the weights as left by the failing step.
+        """
+        owner = "RateNetwork.run"
+        steps = int(check_number(owner, "steps", steps, _steps_interval))
+        record_every = int(check_number(owner, "record_every", record_every, _steps_interval))
+        bound = float(check_number(owner, "bound", bound, _bound_interval))
+        weight_bound = bound if weight_bound is None else float(check_number(owner, "weight_bound", weight_bound, _bound_interval))
+        if record_weights_every is not None:
+            record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every, _steps_interval))
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"{owner}: progress must be True, False or None; got {progress!r}")
+        kind = check_rule(owner, rule)
+        n, W = self.n, self._W
+        dt_time = 1.0 if self.dynamics == "map" else self.dt
+        source = InputSource(owner, inputs, steps, n, self.t, dt_time)
+        x = self._initial_state(owner, x0)
+        mrow = _row_absmax(W)
+        if not np.all(np.isfinite(mrow)):
+            raise ValueError(f"{owner}: W must be finite; got non-finite values (NaN or inf) in {int(np.sum(~np.isfinite(mrow)))} row(s)")
+        if mrow.max() > weight_bound:
+            raise ValueError(f"{owner}: weight_bound must be at least max |W| = {mrow.max():g} at the start; got {weight_bound!r}")
+        state = self._rule_state_for(rule)
+
+        snaps = _snapshot_steps(steps, record_weights_every, rule is not None, W.nbytes)
+        est = steps * W.nbytes * (2 if kind != 0 else 1) * (4 if self.method == "rk4" and self.dynamics == "flow" else 1) / 2e10
+        est *= 5 if kind < 0 else 1
+        show = est > 2.0 if progress is None else progress
+        per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
+        bounds = sorted(set(snaps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
+
+        T = steps // record_every + 1
+        rec_x = np.empty((T, n), dtype=W.dtype)
+        rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
+        weights, weight_times = [W.copy()], [self.t]
+        stepper = _Stepper(self, kind, rule, state, x, bound, weight_bound, mrow)
+        rec_x[0] = stepper.x
+        rec_r[0] = stepper.r
+        p, code, k_bad, k_done = 1, 0, -1, 0
+        t0 = self.t
+        from tqdm.auto import tqdm
+
+        try:
+            with tqdm(total=steps, disable=not show, desc=owner, unit="step", leave=False) as bar:
+                for k0, k1 in zip(bounds[:-1], bounds[1:]):
+                    code, s, p = stepper.advance(source.chunk(k0, k1), k0, k1 - k0, record_every, rec_x, rec_r, p)
+                    bar.update(s)
+                    k_done = k0 + s
+                    if code:
+                        k_bad = k_done + 1
+                        break
+                    if k1 in snaps:
+                        weights.append(W.copy())
+                        weight_times.append(t0 + k1 * dt_time)
+        finally:  # also on an error in the inputs callable: the network stays consistent
+            stepper.finish()
+            self.x, self.t = stepper.x.copy(), t0 + k_done * dt_time
+        states = rec_x[:p]
+        return RateResult(
+            times=t0 + dt_time * np.arange(0, p * record_every, record_every, dtype=np.float64),
+            rates=states if self.dynamics == "map" else rec_r[:p], states=states,
+            weights=np.stack(weights), weight_times=np.array(weight_times),
+            diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
+            reason=_REASONS.get(code, ""), dynamics=self.dynamics,
+        )
+
+    def _initial_state(self, owner: str, x0: Any) -> np.ndarray:
+        if x0 is None:
+            if self.x is None:
+                return self._rng.uniform(-1.0, 1.0, self.n)
+            return self.x.copy()
+        x = np.asarray(x0)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: x0 must be a real array; got dtype {x.dtype}")
+        check_shape(owner, "x0", x, (self.n,), "n")
+        x = np.array(x, dtype=np.float64)
+        check_finite_array(owner, "x0", x)
+        return x
+
+    def _rule_state_for(self, rule: Any) -> Any:
+        if rule is None:
+            return None
+        try:
+            same = rule is self._rule or (type(rule) is type(self._rule) and bool(rule == self._rule))
+        except Exception:
+            same = False
+        if not same or self.rule_state is None:
+            self.rule_state, self._rule = rule.init_state(self.n, self.n), rule
+        return self.rule_state
+
+    def _gain_threshold(self) -> tuple[np.ndarray, np.ndarray]:
+        """The neurons' (gain, threshold): from intrinsic plasticity's state if it ran last."""
+        st = self.rule_state
+        if getattr(self._rule, "kind", -1) == 5 and st is not None:
+            gain = getattr(st, "gain", None)
+            return (np.ones(self.n) if gain is None else np.array(gain, dtype=np.float64)), np.array(st.threshold, dtype=np.float64)
+        return np.ones(self.n), np.zeros(self.n)
+
+    # -- analysis ----------------------------------------------------------------------
+    def as_system(self, inputs: Any = None):
+        """The frozen-weight dynamics as a ``plasticity.metrics.Map`` or ``Flow``.
+
+        Map: ``f(x) = phi(W x + I)``, ``J = diag(phi'(W x + I)) W``. Flow:
+        ``f(x) = (-x + W phi(x) + I) / tau``, ``J = (-1 + W diag(phi'(x))) / tau``. W (and
+        the gains/thresholds of intrinsic plasticity, if it ran last) are copied now, as
+        float64. ``inputs``: None, a scalar or an ``(n,)`` array (a constant input).
+        """
+        from plasticity.metrics import Flow, Map
+
+        owner = "RateNetwork.as_system"
+        if callable(inputs):
+            raise TypeError(f"{owner}: inputs must be None, a number or an (n,) array (a constant input); got a callable")
+        I = InputSource(owner, inputs, 1, self.n, 0.0, 1.0).chunk(0, 1)[0].copy()
+        W = self._W.astype(np.float64)
+        gain, thr = self._gain_threshold()
+        phi, dphi = numpy_activation(self.activation)
+        tau, n = self.tau, self.n
+        if self.dynamics == "map":
+            def step(x):
+                return phi(gain * (W @ x + I) - thr)
+
+            def jacobian(x):
+                return (gain * dphi(gain * (W @ x + I) - thr))[:, None] * W
+
+            return Map(step, jacobian=jacobian)
+
+        def rhs(x):
+            return (-x + W @ phi(gain * x - thr) + I) / tau
+
+        def jacobian(x):
+            return (W * (gain * dphi(gain * x - thr))[None, :] - np.eye(n)) / tau
+
+        return Flow(rhs, jacobian=jacobian)
+
+    def __repr__(self) -> str:
+        return (f"RateNetwork(n={self.n}, activation={self.activation!r}, dynamics={self.dynamics!r}, "
+                f"tau={self.tau}, dt={self.dt}, method={self.method!r}, dtype={self._W.dtype})")
+
+
+def _snapshot_steps(steps: int, every: int | None, plastic: bool, nbytes: int) -> set[int]:
+    if every is None:
+        intervals = min(10, max(1, _SNAPSHOT_BYTES // max(nbytes, 1) - 1)) if plastic else 1
+        every = max(1, -(-steps // intervals))
+    return set(range(0, steps + 1, every)) | {0, steps}
+
+
+class _Stepper:
+    """Holds the packed arrays of one run and advances them, by the kernel or in Python."""
+
+    def __init__(self, net: RateNetwork, kind: int, rule: Any, state: Any, x: np.ndarray, bound: float,
+                 wbound: float, mrow: np.ndarray):
+        self.net, self.kind, self.rule, self.state = net, kind, rule, state
+        W, n = net.W, net.n
+        self.mode = MAP if net.dynamics == "map" else (RK4 if net.method == "rk4" else EULER)
+        self.act = ACTIVATIONS[net.activation]
+        self.bound, self.wbound = bound, wbound
+        self.x = np.ascontiguousarray(x, dtype=np.float64)
+        self.par = n >= PARALLEL_MIN_N and _num_threads() > 1
+        if kind >= 0:
+            self.S = _pack(rule, state, n) if rule is not None else np.zeros((1, n))
+            self.P = rule._params().astype(np.float64) if rule is not None else np.zeros(1)
+            lo, hi = rule.weight_bounds() if rule is not None else (-math.inf, math.inf)
+        else:
+            self.S, self.P, lo, hi = None, None, -math.inf, math.inf
+        self.ip = kind == 5
+        if self.ip:
+            self.thr = self.S[0]
+            self.gain = self.S[1] if self.S.shape[0] > 1 else np.ones(n)
+        else:
+            self.gain, self.thr = np.ones(n), np.zeros(n)
+        self.clip = not (math.isinf(lo) and math.isinf(hi))
+        finite = [abs(v) for v in (lo, hi) if math.isfinite(v)]
+        eps = float(np.finfo(W.dtype).eps)
+        wb = wbound if wbound < float(np.finfo(W.dtype).max) else math.inf
+        self.wlim = np.array([lo, hi, wb, 0.0], dtype=W.dtype)
+        # [max|pre| (set per step), rounding inflation of the row bound, of sqrt(sum w^2),
+        #  clip floor, clip cap, weight_bound]: see models._rate_kernels._bound
+        self.blim = np.array([0.0, 1.0 + 16 * eps, 1.0 + (n + 16) * eps, max(finite, default=0.0),
+                              max(finite) if len(finite) == 2 else math.inf, wbound])
+        self.mrow = mrow
+        self.r = np.empty(n)
+        phi_into(self.act, self.x, self.gain, self.thr, self.ip, self.r)
+        if self.mode == MAP:
+            self.r = self.x
+        self.h = np.empty(n)
+        matvec(self.par, W, self.x if self.mode == MAP else self.r, np.empty(n, W.dtype), np.zeros(n, W.dtype),
+               np.ones(n, W.dtype), self.wlim, self.blim, self.mrow, self.h, np.zeros(n, np.int64))
+
+    def advance(self, I, k0, nsteps, rec_every, rec_x, rec_r, p):
+        net = self.net
+        if self.kind < 0:
+            return python_chunk(net, self.rule, self.state, self.mode, I, self.x, self.bound, self.wbound,
+                                k0, nsteps, rec_every, rec_x, rec_r, p)
+        code, s, p = run_chunk(self.mode, self.act, self.kind, self.par, net.W, self.x, self.r, self.h, I,
+                               self.S, self.P, self.gain, self.thr, self.ip, net.dt, net.tau, self.clip,
+                               self.wlim, self.blim, self.mrow, self.bound,
+                               k0, nsteps, rec_every, rec_x, rec_r, p)
+        if self.rule is not None:
+            _unpack(self.rule, self.S, self.state)
+        return int(code), int(s), int(p)
+
+    def finish(self):
+        if self.rule is not None and self.kind >= 0:
+            _unpack(self.rule, self.S, self.state)
+
+
+def _pack(rule, state, n):
+    from plasticity.rules._base import pack_state
+
+    return np.ascontiguousarray(pack_state(state, tuple(rule.state_fields), n))
+
+
+def _unpack(rule, S, state):
+    from plasticity.rules._base import unpack_state
+
+    unpack_state(S, state, tuple(rule.state_fields))
+
+
+def _row_absmax(W: np.ndarray) -> np.ndarray:
+    """max_j |W[i, j]| per row, float64 (NaN/inf propagate), in blocks: no n^2 temporary."""
+    out = np.empty(W.shape[0])
+    block = max(1, 2**22 // max(W.shape[1], 1))
+    for i in range(0, W.shape[0], block):
+        out[i:i + block] = np.abs(W[i:i + block]).max(axis=1)
+    return out
+
+
+def _num_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
