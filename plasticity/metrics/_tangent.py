@@ -128,7 +128,8 @@ class ExplicitTangent:
             return logs
         if self.M.shape[1] == 1:  # one vector: the norm is |R_11|
             norm = (self.M * self.M).sum() ** 0.5
-            self.M = self.M / norm
+            if norm > 0:  # a saturated orbit annihilates the vector: log 0 = -inf, not 0/0 = NaN
+                self.M = self.M / norm
             logs = np.array([float(norm)])
         else:
             self.M, R = self._qr(self.M)
