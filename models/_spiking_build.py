@@ -1,0 +1,305 @@
+"""Populations, inputs and projections of a spiking network, and their validated build.
+
+The parts are frozen dataclasses checked at construction (message format of
+:mod:`plasticity._validation`); :func:`build` turns them, with a seed, into plain arrays:
+initial state, CSR connectivity by presynaptic neuron (plus the by-postsynaptic index the
+plastic rules need), and per-population parameter vectors. Both backends (numba and brian2)
+start from the same build, so they simulate the same connectivity and initial state.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from plasticity._validation import Interval, any_real, check_number, nonnegative, positive, unit_interval
+
+__all__ = ["LIFPopulation", "PoissonPopulation", "Projection", "Built", "build", "bernoulli_pairs"]
+
+
+
+
+def _init_values(owner: str, name: str, spec: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Evaluate an initial-value spec (number, ``(n,)`` array or ``f(rng, n)``) to a float64 ``(n,)``."""
+    value = spec(rng, n) if callable(spec) else spec
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{owner}: {name} has shape {arr.shape}; expected ({n},) = the population size")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}: {name} must be finite")
+    return arr
+
+
+def _check_spec(owner: str, name: str, spec: Any) -> None:
+    if callable(spec) or isinstance(spec, np.ndarray):
+        return
+    check_number(owner, name, spec, any_real)
+
+
+@dataclass(frozen=True)
+class LIFPopulation:
+    """A population of leaky integrate-and-fire neurons (SI units).
+
+        tau_m dV/dt = E_L - V + R (I_ext + I_syn),  spike when V > V_th,
+        then V <- V_reset, held for t_ref.
+
+    Parameters
+    ----------
+    name : str
+        Population name (projection names are built from it, source first: ``"EE"``).
+    n : int
+        Number of neurons, >= 1.
+    tau_m, R : float
+        Membrane time constant (s) and resistance ``1 / g_L`` (ohm), both in (0, inf).
+    E_L, V_th, V_reset : float
+        Resting, threshold and reset potentials (V); ``V_reset < V_th``.
+    t_ref : float
+        Refractory period (s), in [0, inf); ``V`` is clamped at ``V_reset`` meanwhile.
+    inhibitory : bool
+        Whether the population's synapses are inhibitory (their weights are magnitudes).
+    V_init, g_exc_init, g_inh_init : float, (n,) array or callable ``(rng, n) -> (n,)``
+        Initial potential (V) and synaptic variables (S for conductance synapses, A for
+        current synapses). Default ``V_init`` is ``E_L``.
+    current : float, (n,) array or callable ``t -> float | (n,)``
+        External current (A): constant, or a function of time (s) evaluated each step.
+    """
+
+    name: str
+    n: int
+    tau_m: float = 20e-3
+    R: float = 1e8
+    E_L: float = -60e-3
+    V_th: float = -50e-3
+    V_reset: float = -60e-3
+    t_ref: float = 5e-3
+    inhibitory: bool = False
+    V_init: Any = None
+    g_exc_init: Any = 0.0
+    g_inh_init: Any = 0.0
+    current: Any = 0.0
+
+    def __post_init__(self) -> None:
+        owner = f"LIFPopulation({self.name!r})"
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"LIFPopulation.name must be a non-empty string; got {self.name!r}")
+        check_number(owner, "n", self.n, Interval(1, math.inf, "left", integer=True))
+        for name in ("tau_m", "R"):
+            check_number(owner, name, getattr(self, name), positive)
+        for name in ("E_L", "V_th", "V_reset"):
+            check_number(owner, name, getattr(self, name), any_real)
+        check_number(owner, "t_ref", self.t_ref, nonnegative)
+        if not self.V_reset < self.V_th:
+            raise ValueError(f"{owner}.V_reset must be a number in (-inf, V_th={self.V_th:g}); got {self.V_reset!r}")
+        if not isinstance(self.inhibitory, (bool, np.bool_)):
+            raise TypeError(f"{owner}.inhibitory must be a bool; got {self.inhibitory!r}")
+        for name in ("V_init", "g_exc_init", "g_inh_init"):
+            spec = getattr(self, name)
+            if spec is not None:
+                _check_spec(owner, name, spec)
+        if not callable(self.current):
+            arr = np.asarray(self.current, dtype=np.float64)
+            if arr.ndim not in (0, 1) or (arr.ndim == 1 and arr.shape != (self.n,)):
+                raise ValueError(f"{owner}: current must be a number, a ({self.n},) array or a callable t -> current; got shape {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{owner}: current must be finite")
+
+
+@dataclass(frozen=True)
+class PoissonPopulation:
+    """Independent Poisson spike sources (an input: not simulated, not in ``spike_indices``).
+
+    Parameters
+    ----------
+    name : str
+    n : int
+        Number of sources, >= 1.
+    rate : float
+        Rate of each source (Hz), in [0, 1/dt]; each step a source spikes with
+        probability ``rate * dt`` (as brian2's ``PoissonGroup``).
+    inhibitory : bool
+        Whether its synapses are inhibitory.
+    """
+
+    name: str
+    n: int
+    rate: float
+    inhibitory: bool = False
+
+    def __post_init__(self) -> None:
+        owner = f"PoissonPopulation({self.name!r})"
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"PoissonPopulation.name must be a non-empty string; got {self.name!r}")
+        check_number(owner, "n", self.n, Interval(1, math.inf, "left", integer=True))
+        check_number(owner, "rate", self.rate, nonnegative)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Random connections from ``source`` to ``target`` (names of populations).
+
+    Parameters
+    ----------
+    source, target : str
+        Population names; the source may be a :class:`PoissonPopulation`.
+    p : float
+        Connection probability of each (pre, post) pair, in [0, 1] (Bernoulli, as brian2's
+        ``connect(p=...)``).
+    weight : float or callable ``(rng, n_syn) -> (n_syn,)``
+        Weight magnitude per synapse, >= 0: siemens for conductance synapses, amperes for
+        current synapses. The sign comes from the source population.
+    delay : float or None
+        Transmission delay (s), a whole number of steps >= 1 step (``None``: one step, which
+        is brian2's ``delay = 0``: ``V`` feels a spike from the next step on).
+    autapses : bool
+        Whether a neuron may connect to itself when ``source == target``.
+    name : str or None
+        Defaults to ``source + target`` (``"EE"``, ``"IE"``).
+    """
+
+    source: str
+    target: str
+    p: float
+    weight: Any
+    delay: float | None = None
+    autapses: bool = True
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name if self.name is not None else f"{self.source}{self.target}"
+
+    def __post_init__(self) -> None:
+        owner = f"Projection({self.key!r})"
+        check_number(owner, "p", self.p, unit_interval)
+        if not callable(self.weight):
+            check_number(owner, "weight", self.weight)
+            if not (math.isfinite(self.weight) and self.weight >= 0):
+                raise ValueError(f"{owner}.weight must be a number in [0, inf) (a magnitude: the sign comes from "
+                                 f"the presynaptic population); got {self.weight!r}")
+        if self.delay is not None:
+            check_number(owner, "delay", self.delay, nonnegative)
+
+
+@dataclass
+class Built:
+    """Plain arrays of a built network (what the kernels and the brian2 backend consume)."""
+
+    names: list[str]                    # neuron populations, in index order
+    slices: dict[str, slice]
+    n: int
+    pop_arrays: dict[str, np.ndarray]   # per-population parameter vectors
+    inhibitory: dict[str, bool]         # every population, inputs included
+    V0: np.ndarray
+    g0: np.ndarray                      # (2, n): exc, inh
+    I_const: np.ndarray
+    I_funcs: list[tuple[slice, Callable]]
+    pois_names: list[str]
+    pois_slices: dict[str, slice]
+    pois_rate: np.ndarray
+    projections: list[dict] = field(default_factory=list)
+
+
+def bernoulli_pairs(rng: np.random.Generator, n_pre: int, n_post: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each (pre, post) pair independently with probability ``p``, sorted by pre then post.
+
+    Skips through the ``n_pre * n_post`` pairs with geometric gaps, so the cost is
+    proportional to the number of synapses, not of pairs.
+    """
+    total = n_pre * n_post
+    if p <= 0.0 or total == 0:
+        idx = np.empty(0, dtype=np.int64)
+    elif p >= 1.0:
+        idx = np.arange(total, dtype=np.int64)
+    else:
+        parts, pos = [], -1
+        while pos < total:
+            m = int((total - pos) * p + 6.0 * math.sqrt((total - pos) * p) + 16)
+            cand = pos + np.cumsum(rng.geometric(p, size=m))
+            parts.append(cand)
+            pos = int(cand[-1])
+        idx = np.concatenate(parts)
+        idx = idx[idx < total]
+    return idx // n_post, idx % n_post
+
+
+def build(populations, inputs, projections, dt: float, rng: np.random.Generator) -> Built:
+    """Draw initial state and connectivity; check cross-part consistency (names, delays)."""
+    names = [p.name for p in populations]
+    all_names = names + [q.name for q in inputs]
+    if len(set(all_names)) != len(all_names):
+        raise ValueError(f"SpikingNetwork: population names must be unique; got {all_names}")
+    slices, start = {}, 0
+    for pop in populations:
+        slices[pop.name] = slice(start, start + pop.n)
+        start += pop.n
+    n = start
+    pois_slices, k = {}, 0
+    for q in inputs:
+        if q.rate * dt > 1.0:
+            raise ValueError(f"PoissonPopulation({q.name!r}).rate must be a number in [0, 1/dt={1 / dt:g}]; got {q.rate!r}")
+        pois_slices[q.name] = slice(k, k + q.n)
+        k += q.n
+    pop_arrays = {
+        key: np.array([getattr(p, key) for p in populations], dtype=np.float64)
+        for key in ("tau_m", "R", "E_L", "V_th", "V_reset", "t_ref")
+    }
+    pop_arrays["start"] = np.array([slices[p.name].start for p in populations], dtype=np.int64)
+    pop_arrays["stop"] = np.array([slices[p.name].stop for p in populations], dtype=np.int64)
+    pop_arrays["ref_steps"] = np.array([int(round(p.t_ref / dt)) for p in populations], dtype=np.int64)
+    V0, g0, I_const, I_funcs = np.empty(n), np.zeros((2, n)), np.zeros(n), []
+    for pop in populations:
+        s, owner = slices[pop.name], f"LIFPopulation({pop.name!r})"
+        V0[s] = _init_values(owner, "V_init", pop.E_L if pop.V_init is None else pop.V_init, pop.n, rng)
+        g0[0, s] = _init_values(owner, "g_exc_init", pop.g_exc_init, pop.n, rng)
+        g0[1, s] = _init_values(owner, "g_inh_init", pop.g_inh_init, pop.n, rng)
+        if callable(pop.current):
+            I_funcs.append((s, pop.current))
+        else:
+            I_const[s] = pop.current
+    inhibitory = {p.name: bool(p.inhibitory) for p in list(populations) + list(inputs)}
+    sizes = {p.name: p.n for p in list(populations) + list(inputs)}
+    built = Built(names, slices, n, pop_arrays, inhibitory, V0, g0, I_const, I_funcs,
+                  [q.name for q in inputs], pois_slices,
+                  np.concatenate([np.full(q.n, q.rate) for q in inputs]) if inputs else np.zeros(0))
+    keys = [pr.key for pr in projections]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"SpikingNetwork: projection names must be unique (give name=...); got {keys}")
+    for pr in projections:
+        owner = f"Projection({pr.key!r})"
+        if pr.source not in sizes:
+            raise ValueError(f"{owner}.source must be one of {all_names}; got {pr.source!r}")
+        if pr.target not in slices:
+            raise ValueError(f"{owner}.target must be one of the LIF populations {names}; got {pr.target!r}")
+        delay = dt if pr.delay is None else pr.delay
+        d_steps = int(round(delay / dt))
+        if d_steps < 1 or abs(d_steps * dt - delay) > 1e-6 * dt:
+            raise ValueError(f"{owner}.delay must be a whole number of steps in [dt={dt:g}, inf); got {pr.delay!r}")
+        n_pre, n_post = sizes[pr.source], sizes[pr.target]
+        pre, post = bernoulli_pairs(rng, n_pre, n_post, float(pr.p))
+        if not pr.autapses and pr.source == pr.target:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        w = np.asarray(pr.weight(rng, pre.size) if callable(pr.weight) else np.full(pre.size, float(pr.weight)), dtype=np.float64)
+        if w.shape != pre.shape:
+            raise ValueError(f"{owner}: weight returned shape {w.shape}; expected ({pre.size},) = the number of synapses")
+        if pre.size and not (np.all(np.isfinite(w)) and w.min() >= 0.0):
+            sign = "inhibitory" if inhibitory[pr.source] else "excitatory"
+            raise ValueError(
+                f"{owner}.weight must be a number in [0, inf) (a magnitude: the sign comes from the "
+                f"presynaptic population, {sign} here); got {w.min()!r}"
+            )
+        indptr = np.zeros(n_pre + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pre, minlength=n_pre), out=indptr[1:])
+        is_input = pr.source in pois_slices
+        src_start = n + pois_slices[pr.source].start if is_input else slices[pr.source].start
+        built.projections.append(dict(
+            name=pr.key, source=pr.source, target=pr.target, n_pre=n_pre, n_post=n_post,
+            src_start=src_start, tgt_start=slices[pr.target].start,
+            channel=1 if inhibitory[pr.source] else 0, delay=d_steps,
+            indptr=indptr, indices=post, w=w, pre=pre, is_input=is_input,
+        ))
+    return built
