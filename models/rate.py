@@ -287,7 +287,7 @@ class RateNetwork:
             def jacobian(x):
                 return (gain * dphi(gain * (W @ x + I) - thr))[:, None] * W
 
-            return Map(step, jacobian=jacobian)
+            return Map(step, jacobian=jacobian, dim=n)
 
         def rhs(x):
             return (-x + W @ phi(gain * x - thr) + I) / tau
@@ -295,7 +295,7 @@ class RateNetwork:
         def jacobian(x):
             return (W * (gain * dphi(gain * x - thr))[None, :] - np.eye(n)) / tau
 
-        return Flow(rhs, jacobian=jacobian)
+        return Flow(rhs, jacobian=jacobian, dim=n)
 
     def __repr__(self) -> str:
         return (f"RateNetwork(n={self.n}, activation={self.activation!r}, dynamics={self.dynamics!r}, "
