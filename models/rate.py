@@ -23,7 +23,11 @@ from plasticity._validation import Interval, as_rng, check_choice, check_finite_
 
 __all__ = ["RateNetwork", "RateResult"]
 
-PARALLEL_MIN_N = 384  # below this a step takes a few microseconds: thread launches cost more
+# Rows are split over numba's threads from this size on. Below it W sits in cache and a step
+# takes < 1 ms, while on a shared, oversubscribed machine every parallel launch can wait
+# milliseconds for a time slice (measured here: 7 ms per step at N = 500 with the other core
+# busy, against 0.1 ms serial). Call numba.set_num_threads(1) to keep large runs serial too.
+PARALLEL_MIN_N = 2048
 _REASONS = {1: "non-finite state", 2: "|x| > bound", 3: "|W| > weight_bound", 4: "non-finite weights"}
 _SNAPSHOT_BYTES = 2**30  # default snapshots stay under ~1 GiB in all
 _steps_interval = Interval(1, closed="left", integer=True)
@@ -60,6 +64,12 @@ class RateNetwork:
     rule_state : object or None
         The state of the last rule run (``rule.init_state(n, n)``), continued by later runs
         with an equal rule.
+
+    Notes
+    -----
+    Plastic steps run in the fused kernel of :mod:`models._rate_kernels` (W read and written
+    once per step); from ``n >= PARALLEL_MIN_N`` its rows are split over numba's threads
+    (``numba.set_num_threads`` controls them).
 
     References
     ----------

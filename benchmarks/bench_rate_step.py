@@ -1,0 +1,123 @@
+"""Dense plastic rate step: the fused kernel against memory bandwidth and plain numpy.
+
+    python benchmarks/bench_rate_step.py [--large] [--repeats R]
+
+Step: ``x <- tanh(W x + I)`` with the BCM update of ``W[post, pre]`` and ``theta`` (a map, as
+``RateNetwork.run(rule=BCM(...))`` runs it). Bytes counted: W read once and written once per
+step, ``2 N^2 itemsize``. Baselines measured in the same run (the machine is shared and
+noisy; compare the ratios): (1) the in-place read-modify-write sweep of ``_baselines`` over
+an array of W's size on the same threads, (2) plain numpy (``W @ x``, then
+``W += eta * np.outer(...)``). Each number is a median over ``R`` rounds; in each round the
+three are timed back to back. Target (TARGETS.md): at N = 8000 float64, >= 90% of (1) and
+>= 5x (2); judge at N >= 4000 (N = 2000 sits at the L3 size).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _baselines import sweep  # noqa: E402
+
+import models.rate  # noqa: E402
+from models.rate import RateNetwork  # noqa: E402
+from plasticity.rules import BCM  # noqa: E402
+
+ETA, TAU_THETA = 1e-4, 10.0
+
+
+def fused_stepper(n, dtype, seed=0):
+    """The stepper ``RateNetwork.run`` drives, prepared once so that only steps are timed."""
+    net = RateNetwork.random(n, 0.9, seed=seed, dtype=dtype)
+    rule = BCM(eta=ETA, tau_theta=TAU_THETA)
+    kind = 2
+    state = net._rule_state_for(rule)
+    x = np.random.default_rng(seed).uniform(-1, 1, n)
+    stepper = models.rate._Stepper(net, kind, rule, state, x, 1e6, 1e6, models.rate._row_absmax(net.W))
+    I = np.full((1, n), 0.1)
+    rec = np.empty((1, n), dtype=dtype)
+
+    def run(steps):
+        code, s, _ = stepper.advance(I, 1, steps, 10**9, rec, rec, 0)
+        if code:
+            raise RuntimeError(f"benchmark network diverged (code {code})")
+
+    return run, net, stepper.par
+
+
+def numpy_stepper(n, dtype, seed=0):
+    W = RateNetwork.random(n, 0.9, seed=seed, dtype=dtype).W
+    x = np.random.default_rng(seed).uniform(-1, 1, n).astype(dtype)
+    theta = np.zeros(n, dtype=dtype)
+    eta = dtype(ETA)
+
+    def run(steps):
+        nonlocal x, W
+        for _ in range(steps):
+            y = np.tanh(W @ x + dtype(0.1))
+            W += eta * np.outer(y * (y - theta), x)
+            theta[:] += (y * y - theta) / dtype(TAU_THETA)
+            x = y
+
+    return run, W
+
+
+def timed(fn, steps):
+    t0 = time.perf_counter()
+    fn(steps)
+    return (time.perf_counter() - t0) / steps
+
+
+def bench(n, dtype, repeats):
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = n * n * itemsize
+    steps = max(3, min(200, int(0.3e9 / nbytes)))  # ~0.1-0.3 s per timing
+    fused, _, par = fused_stepper(n, dtype)
+    numpy_run, _ = numpy_stepper(n, dtype)
+    base = np.ones((n, n), dtype=dtype)
+    fused(1), numpy_run(1), sweep(base, par)  # compile, warm caches and pages
+    tf, tn, tb = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            sweep(base, par)
+        tb.append((time.perf_counter() - t0) / steps)
+        tf.append(timed(fused, steps))
+        tn.append(timed(numpy_run, max(1, steps // 5)))
+    tf, tn, tb = (float(np.median(v)) for v in (tf, tn, tb))
+    moved = 2 * nbytes
+    return {
+        "N": n, "dtype": np.dtype(dtype).name, "threads": 2 if par else 1,
+        "fused_ms": 1e3 * tf, "fused_GBs": moved / tf / 1e9, "base_GBs": moved / tb / 1e9,
+        "frac_bw": tb / tf, "numpy_ms": 1e3 * tn, "speedup": tn / tf,
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--large", action="store_true", help="include N = 8000 (0.5 GB of float64 weights)")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--sizes", type=int, nargs="*", default=None)
+    args = p.parse_args(argv)
+    sizes = args.sizes or ([500, 2000, 4000] + ([8000] if args.large else []))
+    import numba
+
+    print(f"numba threads: {numba.get_num_threads()}; parallel kernel from N >= {models.rate.PARALLEL_MIN_N}; "
+          f"medians of {args.repeats} rounds")
+    header = f"{'N':>6} {'dtype':>8} {'thr':>3} {'fused ms':>9} {'GB/s':>6} {'sweep GB/s':>10} {'frac bw':>7} {'numpy ms':>9} {'speedup':>7}"
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        for dtype in (np.float32, np.float64):
+            r = bench(n, dtype, args.repeats)
+            print(f"{r['N']:>6} {r['dtype']:>8} {r['threads']:>3} {r['fused_ms']:>9.3f} {r['fused_GBs']:>6.1f} "
+                  f"{r['base_GBs']:>10.1f} {r['frac_bw']:>7.0%} {r['numpy_ms']:>9.2f} {r['speedup']:>6.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
