@@ -40,11 +40,12 @@ Drgona, Tuor, Vasisht, Skomski & Vrabie (2020), arXiv:2011.13492 (pointwise affi
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import torch
+
+from plasticity.torch.threads import torch_threads
 
 NAME = "gradient_stability"
 INITS = ("he", "glorot", "naive_small", "naive_unit", "orthogonal")
@@ -172,7 +173,7 @@ def propagation_profile(depth: int, width: int, init: str | float, activation: s
     ``mean((dL/dh_l) ** 2)``, and ``weight_grad`` ``(depth,)``: ``||dL/dW_l||_F`` (the gradient of the
     l-th weight matrix; for ``"recurrent"`` each time step's share of the tied matrix's gradient).
     """
-    with _one_thread():
+    with torch_threads(1):  # one torch thread per sweep point (points run one per core)
         weights = build_stack(depth, width, init, activation, arch, seed)
         gen = torch.Generator().manual_seed(int(seed) + 7919)  # inputs independent of the weights
         x = torch.randn(batch, width, generator=gen, dtype=torch.float64)
@@ -270,7 +271,7 @@ def jacobian_products(weights: list, x, activation: str, arch: str) -> list:
 def jacobian_spectra(depth: int, width: int, init: str | float, activation: str, seed: int,
                      arch: str = "plain") -> dict[str, np.ndarray]:
     """Per layer: spectral norm, spectral radius and smallest singular value of ``J_l = dh_l/dx``."""
-    with _one_thread():
+    with torch_threads(1):
         weights = build_stack(depth, width, init, activation, arch, seed)
         gen = torch.Generator().manual_seed(int(seed) + 7919)
         x = torch.randn(width, generator=gen, dtype=torch.float64)
@@ -307,7 +308,7 @@ def affine_spectra(width: int, depth: int, init: str, bias: float, seed: int, po
     """
     from plasticity.metrics import activation_pattern, pointwise_affine
 
-    with _one_thread():
+    with torch_threads(1):
         net = affine_network(width, depth, init, bias, seed)
         gen = torch.Generator().manual_seed(int(seed) + 7919)
         xs = torch.randn(points, width, generator=gen, dtype=torch.float64)
@@ -319,17 +320,6 @@ def affine_spectra(width: int, depth: int, init: str, bias: float, seed: int, po
                 eig[k] = np.linalg.eigvals(A.numpy())
                 active[k] = np.mean(np.concatenate(activation_pattern(net, x))) if depth > 1 else 1.0
     return {"eig": eig, "radius": np.abs(eig).max(axis=1), "active": active}
-
-
-@contextmanager
-def _one_thread():
-    """Torch on one thread inside a point: the matrices are small and the sweep runs points in parallel."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # -- the study ------------------------------------------------------------------------------

@@ -64,12 +64,13 @@ Natschlaeger (2004), Neural Comput 16:1413 and Legenstein & Maass (2007), Neural
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+
+from plasticity.torch.threads import torch_threads
 
 NAME = "plastic_rnn"
 CONDITIONS = ("none", "hebbian", "bcm", "metaplastic_bcm", "intrinsic")
@@ -220,17 +221,6 @@ def frozen_system(model, W: Any = None, gain: Any = None, threshold: Any = None)
     return Map(step, jacobian, jvp=jvp, dim=n)
 
 
-@contextmanager
-def _one_thread():
-    """Sweep points run two to a 2-core machine: one torch thread each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # -- the study ------------------------------------------------------------------------------
 def point(rule: str, seed: int, n_hidden: int, batch_size: int, T: int, steps: int) -> dict:
     """Train one network of condition ``rule`` on the flip-flop; its performance and stability.
@@ -257,7 +247,7 @@ def point(rule: str, seed: int, n_hidden: int, batch_size: int, T: int, steps: i
     from models.tasks import flipflop, sign_accuracy
     from plasticity.metrics import activity_variance, max_lyapunov
 
-    with _one_thread():
+    with torch_threads(1):  # one torch thread per sweep point (points run one per core)
         model = make_model(rule, n_hidden, seed)
         history = train(model, flipflop(batch_size, T, p_flip=P_FLIP, seed=seed), steps, LR, seed=seed,
                         clip_grad=CLIP_GRAD, metrics_every=None, progress=False)

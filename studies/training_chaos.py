@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+
+from plasticity.torch.threads import torch_threads
 
 NAME = "training_chaos"
 EPS = 1e-8              # initial distance of the perturbed copies (resolvable in float64 for |theta| ~ 1)
@@ -222,20 +223,10 @@ def sharpness(theta, X, y, n_hidden: int, weight_decay: float = WEIGHT_DECAY) ->
     return float(torch.linalg.eigvalsh(H)[-1])
 
 
-@contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # -- the study ------------------------------------------------------------------------------
 def point(lr: float, seed: int, batches: int, n_hidden: int, n_samples: int, steps: int, copies: int) -> dict:
     """Train one network at learning rate ``lr`` with perturbed copies; exponents, losses, sharpness."""
-    with _one_thread():
+    with torch_threads(1):  # one torch thread per sweep point (points run one per core)
         X, y = two_circles(n_samples, seed)
         grad_fn = minibatch_gradient(X, y, n_hidden, batches, seed)
         theta0 = init_params(n_hidden, seed)

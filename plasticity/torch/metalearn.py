@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from plasticity.torch.threads import torch_threads
+
 from plasticity._validation import Interval, as_rng, check_choice, check_number, positive
 from plasticity.torch.polynomial import TERMS, PolynomialRule, term_index
 
@@ -192,15 +194,9 @@ def metalearn_oja(
     ):
         check_number(owner, name, v, allowed)
     check_choice(owner, "basis", basis, tuple(BASES))
-    threads = torch.get_num_threads()
-    # every tensor here is tiny: torch's thread pool only adds synchronisation, which on a
-    # busy machine made a 6 s run take 60 s (measured); restored on exit
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):  # every tensor here is tiny: see plasticity.torch.threads
         return _metalearn(n_pre, meta_steps, batch, samples, steps, dt, basis, init_scale, lr, momentum,
                           weight_decay, grad_clip, seed, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _metalearn(n_pre, meta_steps, batch, samples, steps, dt, basis, init_scale, lr, momentum, weight_decay,
