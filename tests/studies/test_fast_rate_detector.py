@@ -63,7 +63,7 @@ def test_network_simulation_on_both_sides_of_tau_c():
     assert not st["unstable"] and st["final_rate"] == pytest.approx(1.0, abs=0.01)
     # 1.1 tau_c is still below the boundary without the neurons' lag, (1 - lam)/m = I0/(eta n) = 25:
     # that simpler (2-D) boundary would call this run stable; it oscillates with growing amplitude
-    assert 1.1 * tau_c < frd.NET_I0 / (frd.NET_ETA * frd.NET_N)
+    assert frd.NET_I0 / (frd.NET_ETA * frd.NET_N) > 1.1 * tau_c
     above = frd.bcm_network(1.1 * tau_c, seed=0)
     st = frd.rate_stability(above.times, above.rates.mean(axis=1), above.diverged)
     assert st["unstable"] and (st["diverged"] or st["amplitude"] > 0.1)
