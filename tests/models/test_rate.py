@@ -86,6 +86,7 @@ def test_fused_kernel_matches_numpy_loop_float64(rule_name, dynamics, method):
     if dynamics == "flow":
         gain = getattr(net.rule_state, "gain", 1.0)
         thr = getattr(net.rule_state, "threshold", 0.0) if rule_name == "intrinsic" else 0.0
+        # the recorded rate is tanh of the recorded state (the same float64 numbers): to rounding
         np.testing.assert_allclose(res.rates[-1], np.tanh(gain * res.states[-1] - thr), rtol=1e-12, atol=1e-14)
     assert not res.diverged and res.diverged_at is None and res.reason == ""
 
@@ -229,12 +230,14 @@ def test_dale_matrix_is_balanced_with_signs_by_column():
     n_e = 400
     assert np.all(W[:, :n_e] >= 0) and np.all(W[:, n_e:] <= 0)
     np.testing.assert_allclose(W.sum(axis=1), 0.0, atol=1e-12)  # every row sums to zero
-    # within each column block the variance is g^2/n; sampling error of a variance of
-    # ~1e5 (E) / 2.5e4 (I) skewed Gamma entries is ~1%, 5% leaves margin
-    assert np.var(W[:, :n_e] - W[:, :n_e].mean(0)) == pytest.approx(g**2 / n, rel=0.05)
-    assert np.var(W[:, n_e:] - W[:, n_e:].mean(0)) == pytest.approx(g**2 / n, rel=0.05)
-    # Rajan & Abbott (2006): eigenvalues in the disc of radius g (finite-n edge within ~5%)
-    assert np.abs(np.linalg.eigvals(W)).max() == pytest.approx(g, rel=0.08)
+    # about each column's mean the variance is g^2/n: the E block (2e5 exponential entries)
+    # has a sampling error of 0.6%; the I block also carries the row balancing, which raises
+    # it by 2-4% (seeds 0-4 give 1.02-1.04 g^2/n), hence 3% and 6%
+    assert np.var(W[:, :n_e] - W[:, :n_e].mean(0)) == pytest.approx(g**2 / n, rel=0.03)
+    assert np.var(W[:, n_e:] - W[:, n_e:].mean(0)) == pytest.approx(g**2 / n, rel=0.06)
+    # Rajan & Abbott (2006): eigenvalues in the disc of radius g, no outliers; at n = 500 the
+    # largest modulus exceeds g by 1-4% (as for the Gaussian matrix: 3% at seed 0)
+    assert np.abs(np.linalg.eigvals(W)).max() == pytest.approx(g, rel=0.06)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear"])
@@ -246,7 +249,7 @@ def test_as_system_jacobian_matches_finite_differences(activation, dynamics):
     system = net.as_system(inputs=I)
     f = system.step if dynamics == "map" else system.rhs
     expected = phi_ref(activation, net.W @ x + I) if dynamics == "map" else (-x + net.W @ phi_ref(activation, x) + I) / 1.7
-    np.testing.assert_allclose(f(x), expected, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(f(x), expected, rtol=1e-14, atol=1e-15)  # the same formula: to rounding
     h = 1e-6  # central differences: error ~h^2 * |phi'''| ~ 1e-12, rounding ~eps/h ~ 1e-10
     fd = np.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(8)], axis=1)
     np.testing.assert_allclose(system.jacobian(x), fd, rtol=1e-7, atol=1e-8)
