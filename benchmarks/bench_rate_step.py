@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _baselines import sweep  # noqa: E402
+from _baselines import sweep, sweep_array  # noqa: E402
 
 import models.rate  # noqa: E402
 from models.rate import RateNetwork  # noqa: E402
@@ -81,7 +81,7 @@ def bench(n, dtype, repeats):
     steps = max(5, min(200, int(0.5e9 / nbytes)))  # ~0.1-0.3 s per timing
     fused, _, par = fused_stepper(n, dtype)
     numpy_run, _ = numpy_stepper(n, dtype)
-    base = np.ones((n, n), dtype=dtype)
+    base = sweep_array((n, n), dtype)
     fused(1), numpy_run(1), sweep(base, par)  # compile, warm caches and pages
     tf, tn, tb = [], [], []
     def sweeps(k):
