@@ -5,18 +5,19 @@ row-affine update and the recurrent input of the next step. Both share one pass,
 read once and written once per step (a two-pass design cannot exceed 2/3 of the memory
 bandwidth):
 
-    W[i, :] <- clip(W[i, :] * (1 + b[i]) + a[i] * pre, w_min, w_max)
+    W[i, :] <- clip(W[i, :] * (1 + b[i]) + a[i] * pre + c[i], w_min, w_max)
     h[i]    <- W[i, :] . nxt                       (with the row just written)
 
 Map (``x <- phi(W x + I)``, one step = one time unit, rule ``dt = 1``):
-    x_{t+1} = phi(h_t + I_t);  (a, b) from y = x_{t+1};  pre = x_t;  nxt = x_{t+1}.
+    x_{t+1} = phi(h_t + I_t);  (a, b, c) from y = x_{t+1};  pre = x_t;  nxt = x_{t+1}.
 Euler flow (``tau dx/dt = -x + W phi(x) + I``):
-    x_{t+1} = x_t + dt/tau (-x_t + h_t + I_t);  (a, b) from y = r_t = phi(x_t);
+    x_{t+1} = x_t + dt/tau (-x_t + h_t + I_t);  (a, b, c) from y = r_t = phi(x_t);
     pre = r_t;  nxt = r_{t+1} = phi(x_{t+1}).
 RK4 flow: classic RK4 for x with W (and the neuron gains) frozen over the step, three extra
 read-only passes (``W phi(z)`` at the stages), then the Euler rule step as above.
-Inputs are held constant over a step. With intrinsic plasticity (kind 5) the output is
-``phi(gain * u - threshold)`` with ``threshold = S[0]`` and ``gain = S[1]``.
+Inputs are held constant over a step. With intrinsic plasticity (a term whose rule
+``acts_on_neurons``) the output is ``phi(gain * u - threshold)``, ``threshold`` and ``gain``
+being views of that term's state rows.
 
 Speed: rows go in pairs (each load of ``pre``/``nxt`` serves two rows of W), and the
 weight bound is checked without per-weight work while it provably cannot be crossed: each
@@ -75,7 +76,7 @@ def phi_into(act, u, gain, thr, ip, out):
 
 
 @njit(inline="always", fastmath=_FM)
-def _one(row, pre, nxt, ai, si, update, clip, check, wlim):
+def _one(row, pre, nxt, ai, si, ci, update, clip, check, wlim):
     """One row: update (optionally clipped) and dot with ``nxt``; ``check`` counts ``|w| > bound``
     and sums ``w**2`` (a bound on the row's largest weight). Flags are literals at every call
     site, so each combination compiles to its own branch-free loop."""
@@ -86,7 +87,7 @@ def _one(row, pre, nxt, ai, si, update, clip, check, wlim):
             acc += row[j] * nxt[j]
         return acc, nb, ss
     for j in range(row.shape[0]):
-        w = row[j] * si + ai * pre[j]
+        w = row[j] * si + ai * pre[j] + ci
         if clip:
             w = min(max(w, lo), hi)
         row[j] = w
@@ -98,7 +99,7 @@ def _one(row, pre, nxt, ai, si, update, clip, check, wlim):
 
 
 @njit(inline="always", fastmath=_FM)
-def _two(r0, r1, pre, nxt, a0, a1, s0, s1, update, clip, check, wlim):
+def _two(r0, r1, pre, nxt, a0, a1, s0, s1, c0, c1, update, clip, check, wlim):
     """Rows ``i`` and ``i + 1`` in one loop: each ``pre``/``nxt`` load serves two rows of W."""
     lo, hi, wb = wlim[0], wlim[1], wlim[2]
     acc0, acc1, ss0, ss1 = wlim[3], wlim[3], wlim[3], wlim[3]
@@ -111,8 +112,8 @@ def _two(r0, r1, pre, nxt, a0, a1, s0, s1, update, clip, check, wlim):
         return acc0, acc1, nb0, nb1, ss0, ss1
     for j in range(r0.shape[0]):
         x, y = pre[j], nxt[j]
-        w0 = r0[j] * s0 + a0 * x
-        w1 = r1[j] * s1 + a1 * x
+        w0 = r0[j] * s0 + a0 * x + c0
+        w1 = r1[j] * s1 + a1 * x + c1
         if clip:
             w0 = min(max(w0, lo), hi)
             w1 = min(max(w1, lo), hi)
@@ -129,18 +130,18 @@ def _two(r0, r1, pre, nxt, a0, a1, s0, s1, update, clip, check, wlim):
 
 
 @njit(inline="always")
-def _needs(af, sf, i, update, clip):
-    return update and (clip or af[i] != 0 or sf[i] != 1)
+def _needs(af, sf, cf, i, update, clip):
+    return update and (clip or af[i] != 0 or sf[i] != 1 or cf[i] != 0)
 
 
 @njit(inline="always")
-def _bound(mrow, af, sf, i, blim):
+def _bound(mrow, af, sf, cf, i, blim):
     """An upper bound of max |W[i, :]| after the update, from the bound before it.
 
-    |w_new| <= |s| |w| + |a| max|pre| (inflated for rounding); a clip to [lo, hi] keeps
+    |w_new| <= |s| |w| + |a| max|pre| + |c| (inflated for rounding); a clip to [lo, hi] keeps
     |w| <= max(|lo|, |hi|) (blim[4], inf unless both are finite) and can raise it only to
     a finite bound (blim[3])."""
-    raw = (mrow[i] * abs(sf[i]) + abs(af[i]) * blim[0]) * blim[1]
+    raw = (mrow[i] * abs(sf[i]) + abs(af[i]) * blim[0] + abs(cf[i])) * blim[1]
     return min(max(raw, blim[3]), blim[4])
 
 
@@ -160,7 +161,7 @@ def _finish(i, acc, nb, ss, checked, bound, h, flags, mrow, blim):
 
 
 @njit(inline="always")
-def _rows_pair(W, p, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags):
+def _rows_pair(W, p, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
     """Rows ``2p`` and ``2p + 1`` (or the last row of an odd ``n``): the body of the passes.
 
     Rows whose bound stays within ``wlim[2]`` skip the per-weight check; the others count
@@ -168,65 +169,65 @@ def _rows_pair(W, p, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
     n = W.shape[0]
     i = 2 * p
     wb = blim[5]
-    u0 = _needs(af, sf, i, update, clip)
+    u0 = _needs(af, sf, cf, i, update, clip)
     if i + 1 < n:
-        u1 = _needs(af, sf, i + 1, update, clip)
+        u1 = _needs(af, sf, cf, i + 1, update, clip)
         if u0 and u1:
-            b0, b1 = _bound(mrow, af, sf, i, blim), _bound(mrow, af, sf, i + 1, blim)
+            b0, b1 = _bound(mrow, af, sf, cf, i, blim), _bound(mrow, af, sf, cf, i + 1, blim)
             chk = not (b0 <= wb and b1 <= wb)
             if clip and chk:
-                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], True, True, True, wlim)
+                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], cf[i], cf[i + 1], True, True, True, wlim)
             elif clip:
-                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], True, True, False, wlim)
+                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], cf[i], cf[i + 1], True, True, False, wlim)
             elif chk:
-                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], True, False, True, wlim)
+                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], cf[i], cf[i + 1], True, False, True, wlim)
             else:
-                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], True, False, False, wlim)
+                r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], cf[i], cf[i + 1], True, False, False, wlim)
             _finish(i, r2[0], r2[2], r2[4], chk, b0, h, flags, mrow, blim)
             _finish(i + 1, r2[1], r2[3], r2[5], chk, b1, h, flags, mrow, blim)
             return
         if not (u0 or u1):
-            r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], False, False, False, wlim)
+            r2 = _two(W[i], W[i + 1], pre, nxt, af[i], af[i + 1], sf[i], sf[i + 1], cf[i], cf[i + 1], False, False, False, wlim)
             _finish(i, r2[0], 0, r2[4], False, mrow[i], h, flags, mrow, blim)
             _finish(i + 1, r2[1], 0, r2[5], False, mrow[i + 1], h, flags, mrow, blim)
             return
     for k in range(i, min(i + 2, n)):
-        if not _needs(af, sf, k, update, clip):
-            r = _one(W[k], pre, nxt, af[k], sf[k], False, False, False, wlim)
+        if not _needs(af, sf, cf, k, update, clip):
+            r = _one(W[k], pre, nxt, af[k], sf[k], cf[k], False, False, False, wlim)
             _finish(k, r[0], 0, r[2], False, mrow[k], h, flags, mrow, blim)
             continue
-        bk = _bound(mrow, af, sf, k, blim)
+        bk = _bound(mrow, af, sf, cf, k, blim)
         chk = not bk <= wb
         # single rows (odd n, or a pair of which one row is left alone) are rarer: run-time
         # flags compile one loop instead of four (the literal flags of pairs cost ~10 s)
-        r = _one(W[k], pre, nxt, af[k], sf[k], True, clip, chk, wlim)
+        r = _one(W[k], pre, nxt, af[k], sf[k], cf[k], True, clip, chk, wlim)
         _finish(k, r[0], r[1], r[2], chk, bk, h, flags, mrow, blim)
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
-def rows_serial(W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags):
+def rows_serial(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
     """The fused pass over every row (see the module docstring); one thread.
 
     ``wlim = [w_min, w_max, weight_bound, 0]`` in W's dtype; ``blim = [max|pre|, rounding
     inflation, sqrt-sum inflation, clip floor, clip cap, weight_bound]`` (float64); ``mrow``
     an upper bound of each row's largest |weight|, kept up to date."""
     for p in range((W.shape[0] + 1) // 2):
-        _rows_pair(W, p, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
+        _rows_pair(W, p, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FM)
-def rows_parallel(W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags):
+def rows_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
     """As :func:`rows_serial`, pairs of rows split over numba's threads."""
     for p in prange((W.shape[0] + 1) // 2):
-        _rows_pair(W, p, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
+        _rows_pair(W, p, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
 
 
 @njit(cache=True, nogil=True)
-def _pass(par, W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags):
+def _pass(par, W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
     if par:
-        rows_parallel(W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
+        rows_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
     else:
-        rows_serial(W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags)
+        rows_serial(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
     for i in range(flags.shape[0]):
         if flags[i] != OK:
             return flags[i]
@@ -234,12 +235,12 @@ def _pass(par, W, pre, nxt, af, sf, update, clip, wlim, blim, mrow, h, flags):
 
 
 @njit(cache=True, nogil=True)
-def matvec(par, W, v, buf, af, sf, wlim, blim, mrow, h, flags):
+def matvec(par, W, v, buf, af, sf, cf, wlim, blim, mrow, h, flags):
     """``h = W v`` (read-only pass; ``v`` float64 is cast to W's dtype in ``buf``)."""
     for i in range(v.shape[0]):
         buf[i] = v[i]
     no = v.shape[0] < 0  # a run-time False: a literal would compile the passes twice
-    _pass(par, W, buf, buf, af, sf, no, no, wlim, blim, mrow, h, flags)
+    _pass(par, W, buf, buf, af, sf, cf, no, no, wlim, blim, mrow, h, flags)
 
 
 @njit(cache=True, nogil=True)
@@ -254,7 +255,7 @@ def _check(x, bound):
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(mode, act, kind, par, W, x, r, h, I, S, P, gain, thr, ip,
+def run_chunk(mode, act, kinds, soff, poff, par, W, x, r, h, I, S, P, gain, thr, ip,
               dt, tau, clip, wlim, blim, mrow, bound,
               k0, nsteps, rec_every, rec_x, rec_r, p):
     """Advance the network ``nsteps`` steps from state index ``k0``, in place.
@@ -273,12 +274,14 @@ def run_chunk(mode, act, kind, par, W, x, r, h, I, S, P, gain, thr, ip,
     kacc = np.empty(n)
     a = np.zeros(n)
     b = np.zeros(n)
+    c = np.zeros(n)
     pre = np.empty(n, dtype=W.dtype)
     nxt = np.empty(n, dtype=W.dtype)
     af = np.zeros(n, dtype=W.dtype)
     sf = np.ones(n, dtype=W.dtype)
+    cf = np.zeros(n, dtype=W.dtype)
     flags = np.zeros(n, dtype=np.int64)
-    plastic = kind > 0
+    plastic = kinds.shape[0] > 0
     dt_rule = 1.0 if mode == MAP else dt
     for s in range(nsteps):
         Ik = I[s] if I.shape[0] > 1 else I[0]
@@ -296,11 +299,11 @@ def run_chunk(mode, act, kind, par, W, x, r, h, I, S, P, gain, thr, ip,
                 z[i] = x[i] + 0.5 * dt * k1
             for stage in range(3):
                 phi_into(act, z, gain, thr, ip, rn)
-                matvec(par, W, rn, nxt, af, sf, wlim, blim, mrow, hz, flags)
-                c = 1.0 if stage == 2 else 2.0
+                matvec(par, W, rn, nxt, af, sf, cf, wlim, blim, mrow, hz, flags)
+                wgt = 1.0 if stage == 2 else 2.0
                 for i in range(n):
                     kq = (-z[i] + hz[i] + Ik[i]) / tau
-                    kacc[i] += c * kq
+                    kacc[i] += wgt * kq
                     if stage < 2:
                         z[i] = x[i] + (0.5 * dt if stage == 0 else dt) * kq
             for i in range(n):
@@ -309,10 +312,11 @@ def run_chunk(mode, act, kind, par, W, x, r, h, I, S, P, gain, thr, ip,
         if code != OK:
             return code, s, p
         if plastic:
-            rule_coefficients(kind, xn if mode == MAP else r, S, P, dt_rule, a, b)
+            rule_coefficients(kinds, soff, poff, xn if mode == MAP else r, S, P, dt_rule, a, b, c)
             for i in range(n):
                 af[i] = a[i]
                 sf[i] = 1.0 + b[i]
+                cf[i] = c[i]
         if mode == MAP:
             for i in range(n):
                 pre[i] = x[i]
@@ -326,7 +330,7 @@ def run_chunk(mode, act, kind, par, W, x, r, h, I, S, P, gain, thr, ip,
         for i in range(n):
             pmax = max(pmax, abs(pre[i]))
         blim[0] = pmax
-        code = _pass(par, W, pre, nxt, af, sf, plastic, clip, wlim, blim, mrow, h, flags)
+        code = _pass(par, W, pre, nxt, af, sf, cf, plastic, clip, wlim, blim, mrow, h, flags)
         if code != OK:
             return code, s, p
         for i in range(n):

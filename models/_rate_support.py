@@ -1,19 +1,19 @@
 """Support of :class:`models.rate.RateNetwork`: inputs, rule checks, the Dale matrix, numpy steps.
 
-``python_chunk`` is the slow, plain-numpy path for rules the fused kernel does not know
-(no ``kind``, e.g. a user's class): each step calls ``rule.update(W, pre, post, state, dt)``
+``python_chunk`` is the slow, plain-numpy path for a user's own rule object that is not a
+registered rate rule: each step calls ``rule.update(W, pre, post, state, dt)``
 with the same pre/post convention as the kernel (see :mod:`models._rate_kernels`).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from plasticity._validation import check_finite_array
 
-_KNOWN_KINDS = range(0, 7)  # codes handled by plasticity.rules._dispatch.rule_coefficients
 _MAP, _EULER, _RK4 = 0, 1, 2
 
 
@@ -31,21 +31,45 @@ def numpy_activation(name: str):
     return (lambda u: np.asarray(u, dtype=np.float64).copy()), (lambda u: np.ones_like(u, dtype=np.float64))
 
 
-def check_rule(owner: str, rule: Any) -> int:
-    """The fused-kernel kind of ``rule``: 0 for None, -1 for rules run through ``update``."""
+def check_rule(owner: str, rule: Any, name: str = "rule") -> bool:
+    """Whether the fused kernel runs ``rule`` (True) or its own ``update`` each step (False).
+
+    Registered rate rules and their combinations run in the kernel; a rule object of the
+    user's own (any object with ``init_state`` and ``update``) runs through ``update``, with a
+    warning that says so. Classes, spiking rules and unregistered ``RateRule`` subclasses raise.
+    """
+    from plasticity.rules import RateRule
+
     if rule is None:
-        return 0
+        return False
+    if isinstance(rule, type):
+        raise TypeError(f"{owner}: {name} must be a rule instance; got the class {rule.__name__} "
+                        f"(create it with its parameters, e.g. {rule.__name__}(eta=...))")
     if getattr(rule, "spiking", False):
-        raise TypeError(f"{owner}: rule must be a rate rule; got {type(rule).__name__}, a spiking rule")
+        raise TypeError(f"{owner}: {name} must be a rate rule; got {type(rule).__name__}, a spiking rule")
+    if isinstance(rule, RateRule):
+        for term in rule.terms():
+            if type(term).kind < 1:
+                raise TypeError(f"{owner}: {name} {type(term).__name__} is a RateRule that is not registered in "
+                                f"plasticity.rules.registry.RATE_RULES, so no kernel can run it")
+        return True
     if not (callable(getattr(rule, "init_state", None)) and callable(getattr(rule, "update", None))):
-        raise TypeError(f"{owner}: rule must have init_state(n_post, n_pre) and update(W, pre, post, state, dt); "
+        raise TypeError(f"{owner}: {name} must have init_state(n_post, n_pre) and update(W, pre, post, state, dt); "
                         f"got {type(rule).__name__}")
-    kind = getattr(rule, "kind", -1)
-    if isinstance(kind, bool) or not isinstance(kind, (int, np.integer)) or kind not in _KNOWN_KINDS:
-        return -1
-    if not all(hasattr(rule, a) for a in ("_params", "state_fields", "weight_bounds")):
-        return -1
-    return int(kind)
+    warnings.warn(f"{owner}: {name} {type(rule).__name__} is not a registered rate rule; it runs through its "
+                  f"update() method every step (plain Python, much slower than the fused kernel)",
+                  RuntimeWarning, stacklevel=3)
+    return False
+
+
+def neuron_state(rule: Any, state: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(gain, threshold)`` views from the term of ``rule`` that acts on the neurons, or None."""
+    if rule is None or not hasattr(rule, "terms"):
+        return None
+    for term, st in zip(rule.terms(), rule.term_states(state)):
+        if term.acts_on_neurons:
+            return st.gain, st.threshold
+    return None
 
 
 class InputSource:

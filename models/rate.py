@@ -3,9 +3,10 @@
     map:   x_{t+1} = phi(W x_t + I_t)                    (one step = one time unit)
     flow:  tau dx/dt = -x + W phi(x) + I(t)              (Euler or RK4 at step dt)
 
-``W`` is ``W[post, pre]``. A row-affine rate rule (``plasticity.rules``, ``kind >= 0``) is
-applied inside the same pass over W that computes the next recurrent input
-(:mod:`models._rate_kernels`); other rules are called through ``rule.update`` each step.
+``W`` is ``W[post, pre]``. A registered rate rule (``plasticity.rules.registry``), or a sum of
+them, is applied inside the same pass over W that computes the next recurrent input
+(:mod:`models._rate_kernels`); a user's own rule object is called through ``rule.update``
+each step (with a warning: that path is slow).
 Map: pre = x_t, post = x_{t+1}, rule ``dt = 1``. Flow: pre = post = r_t = phi(x_t), rule
 step ``dt`` (for RK4 the state takes an RK4 step with W frozen, then the rule an Euler step).
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from models._rate_kernels import ACTIVATIONS, EULER, MAP, RK4, matvec, phi_into, run_chunk
 from models._rate_result import RateResult
-from models._rate_support import InputSource, check_rule, dale_matrix, numpy_activation, python_chunk
+from models._rate_support import InputSource, check_rule, dale_matrix, neuron_state, numpy_activation, python_chunk
 from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
 
 __all__ = ["RateNetwork", "RateResult"]
@@ -185,7 +186,7 @@ class RateNetwork:
             record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every, _steps_interval))
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"{owner}: progress must be True, False or None; got {progress!r}")
-        kind = check_rule(owner, rule)
+        fused = check_rule(owner, rule)
         n, W = self.n, self._W
         dt_time = 1.0 if self.dynamics == "map" else self.dt
         source = InputSource(owner, inputs, steps, n, self.t, dt_time)
@@ -198,8 +199,8 @@ class RateNetwork:
         state = self._rule_state_for(rule)
 
         snaps = _snapshot_steps(steps, record_weights_every, rule is not None, W.nbytes)
-        est = steps * W.nbytes * (2 if kind != 0 else 1) * (4 if self.method == "rk4" and self.dynamics == "flow" else 1) / 2e10
-        est *= 5 if kind < 0 else 1
+        est = steps * W.nbytes * (2 if rule is not None else 1) * (4 if self.method == "rk4" and self.dynamics == "flow" else 1) / 2e10
+        est *= 5 if rule is not None and not fused else 1
         show = est > 2.0 if progress is None else progress
         per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
         bounds = sorted(set(snaps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
@@ -208,7 +209,7 @@ class RateNetwork:
         rec_x = np.empty((T, n), dtype=W.dtype)
         rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
         weights, weight_times = [W.copy()], [self.t]
-        stepper = _Stepper(self, kind, rule, state, x, bound, weight_bound, mrow)
+        stepper = _Stepper(self, fused, rule, state, x, bound, weight_bound, mrow)
         rec_x[0] = stepper.x
         rec_r[0] = stepper.r
         p, code, k_bad, k_done = 1, 0, -1, 0
@@ -265,11 +266,10 @@ class RateNetwork:
 
     def _gain_threshold(self) -> tuple[np.ndarray, np.ndarray]:
         """The neurons' (gain, threshold): from intrinsic plasticity's state if it ran last."""
-        st = self.rule_state
-        if getattr(self._rule, "kind", -1) == 5 and st is not None:
-            gain = getattr(st, "gain", None)
-            return (np.ones(self.n) if gain is None else np.array(gain, dtype=np.float64)), np.array(st.threshold, dtype=np.float64)
-        return np.ones(self.n), np.zeros(self.n)
+        views = neuron_state(self._rule, self.rule_state) if self.rule_state is not None else None
+        if views is None:
+            return np.ones(self.n), np.zeros(self.n)
+        return np.array(views[0], dtype=np.float64), np.array(views[1], dtype=np.float64)
 
     # -- analysis ----------------------------------------------------------------------
     def as_system(self, inputs: Any = None):
@@ -322,25 +322,23 @@ def _snapshot_steps(steps: int, every: int | None, plastic: bool, nbytes: int) -
 class _Stepper:
     """Holds the packed arrays of one run and advances them, by the kernel or in Python."""
 
-    def __init__(self, net: RateNetwork, kind: int, rule: Any, state: Any, x: np.ndarray, bound: float,
+    def __init__(self, net: RateNetwork, fused: bool, rule: Any, state: Any, x: np.ndarray, bound: float,
                  wbound: float, mrow: np.ndarray):
-        self.net, self.kind, self.rule, self.state = net, kind, rule, state
+        from plasticity.rules._base import PackedRule
+
+        self.net, self.fused, self.rule, self.state = net, fused, rule, state
         W, n = net.W, net.n
         self.mode = MAP if net.dynamics == "map" else (RK4 if net.method == "rk4" else EULER)
         self.act = ACTIVATIONS[net.activation]
         self.bound, self.wbound = bound, wbound
         self.x = np.ascontiguousarray(x, dtype=np.float64)
         self.par = n >= PARALLEL_MIN_N and _num_threads() > 1
-        if kind >= 0:
-            self.S = _pack(rule, state, n) if rule is not None else np.zeros((1, n))
-            self.P = rule._params().astype(np.float64) if rule is not None else np.zeros(1)
-            lo, hi = rule.weight_bounds() if rule is not None else (-math.inf, math.inf)
-        else:
-            self.S, self.P, lo, hi = None, None, -math.inf, math.inf
-        self.ip = kind == 5
-        if self.ip:
-            self.thr = self.S[0]
-            self.gain = self.S[1] if self.S.shape[0] > 1 else np.ones(n)
+        self.packed = PackedRule(rule, state, n) if fused else PackedRule.static(n)
+        lo, hi = rule.weight_bounds() if fused else (-math.inf, math.inf)
+        self.ip = self.packed.neuron_rows >= 0
+        if self.ip:  # views: the kernel advances the state rows and the neurons read them
+            self.thr = self.packed.S[self.packed.neuron_rows]
+            self.gain = self.packed.S[self.packed.neuron_rows + 1]
         else:
             self.gain, self.thr = np.ones(n), np.zeros(n)
         self.clip = not (math.isinf(lo) and math.isinf(hi))
@@ -359,36 +357,22 @@ class _Stepper:
             self.r = self.x
         self.h = np.empty(n)
         matvec(self.par, W, self.x if self.mode == MAP else self.r, np.empty(n, W.dtype), np.zeros(n, W.dtype),
-               np.ones(n, W.dtype), self.wlim, self.blim, self.mrow, self.h, np.zeros(n, np.int64))
+               np.ones(n, W.dtype), np.zeros(n, W.dtype), self.wlim, self.blim, self.mrow, self.h,
+               np.zeros(n, np.int64))
 
     def advance(self, I, k0, nsteps, rec_every, rec_x, rec_r, p):
-        net = self.net
-        if self.kind < 0:
+        net, pk = self.net, self.packed
+        if self.rule is not None and not self.fused:
             return python_chunk(net, self.rule, self.state, self.mode, I, self.x, self.bound, self.wbound,
                                 k0, nsteps, rec_every, rec_x, rec_r, p)
-        code, s, p = run_chunk(self.mode, self.act, self.kind, self.par, net.W, self.x, self.r, self.h, I,
-                               self.S, self.P, self.gain, self.thr, self.ip, net.dt, net.tau, self.clip,
-                               self.wlim, self.blim, self.mrow, self.bound,
-                               k0, nsteps, rec_every, rec_x, rec_r, p)
-        if self.rule is not None:
-            _unpack(self.rule, self.S, self.state)
+        code, s, p = run_chunk(self.mode, self.act, pk.kinds, pk.soff, pk.poff, self.par, net.W, self.x, self.r,
+                               self.h, I, pk.S, pk.P, self.gain, self.thr, self.ip, net.dt, net.tau, self.clip,
+                               self.wlim, self.blim, self.mrow, self.bound, k0, nsteps, rec_every, rec_x, rec_r, p)
+        self.finish()
         return int(code), int(s), int(p)
 
     def finish(self):
-        if self.rule is not None and self.kind >= 0:
-            _unpack(self.rule, self.S, self.state)
-
-
-def _pack(rule, state, n):
-    from plasticity.rules._base import pack_state
-
-    return np.ascontiguousarray(pack_state(state, tuple(rule.state_fields), n))
-
-
-def _unpack(rule, S, state):
-    from plasticity.rules._base import unpack_state
-
-    unpack_state(S, state, tuple(rule.state_fields))
+        self.packed.unpack()
 
 
 def _row_absmax(W: np.ndarray) -> np.ndarray:

@@ -63,6 +63,11 @@ _EXPORTS = {
     "pairwise_correlation": "spikes",
     "golomb_synchrony": "spikes",
     "weight_summary": "spikes",
+    # run classification
+    "classify_run": "classify",
+    "settling_time": "classify",
+    "RunClassThresholds": "classify",
+    "RUN_CLASSES": "classify",
     # other helpers' modules: add entries here
 }
 

@@ -6,14 +6,16 @@ and never override ``__post_init__``; cross-parameter checks go in ``_check_toge
 
 Rate rules whose weight change is row-affine,
 
-    W[i, :] <- clip(W[i, :] * (1 + b[i]) + a[i] * x, w_min, w_max),
+    W[i, :] <- clip(W[i, :] * (1 + b[i]) + a[i] * x + c[i], w_min, w_max),
 
-(Hebbian, Oja, BCM, synaptic scaling, intrinsic plasticity, metaplastic BCM) share one numba
-kernel for ``W`` (:func:`plasticity.rules._kernels.affine_rows`); each supplies a numba
-function ``coefficients(y, S, P, dt, a, b)`` that fills ``a`` and ``b`` from the old state and
-then advances the state ``S`` (rows = the state fields in declaration order) in place. The
-fused network kernels in ``models.rate`` call the same coefficient functions, so a rule
-behaves identically in a user's loop and inside our networks.
+(every rule in :data:`plasticity.rules.registry.RATE_RULES`) share one numba kernel for ``W``
+(:func:`plasticity.rules._kernels.affine_rows`); each supplies a numba function
+``coefficients(y, S, P, dt, a, b, c)`` that adds its row coefficients to ``a``, ``b``, ``c``
+from the old state and then advances the state ``S`` (rows = the state fields in declaration
+order) in place. Because the change is affine in the coefficients, a combination of rules
+(:class:`plasticity.rules.Combined`) is the sum of its terms' coefficients. The fused network
+kernels in ``models`` call the same coefficient functions, so a rule behaves identically in a
+user's loop and inside our networks.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from plasticity._validation import Interval, check_choice, check_finite_array, check_number, check_shape
 
-__all__ = ["Rule", "RateRule", "check_step", "pack_state", "unpack_state"]
+__all__ = ["Rule", "RateRule", "PackedRule", "check_step", "pack_state", "unpack_state"]
 
 
 class Rule:
@@ -90,16 +92,28 @@ def check_step(rule: Rule, W: np.ndarray, pre: np.ndarray, post: np.ndarray, sta
     dt_ok = isinstance(dt, (int, float, np.floating, np.integer)) and not isinstance(dt, bool)
     if not dt_ok or not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
-    if dataclasses.is_dataclass(state):
-        for f in dataclasses.fields(state):
-            arr = getattr(state, f.name)
-            if isinstance(arr, np.ndarray) and arr.ndim >= 1:
-                expected = (n_post,) if arr.ndim == 1 else W.shape
-                if arr.shape != expected and arr.shape not in ((n_pre,),):
-                    raise ValueError(
-                        f"{owner}: state.{f.name} has shape {arr.shape}; expected {expected} "
-                        f"from W[post, pre] of shape {W.shape}"
-                    )
+    _check_state_shapes(owner, "state", state, W.shape)
+
+
+def _check_state_shapes(owner: str, where: str, state: Any, shape: tuple[int, int]) -> None:
+    """Each array of a state dataclass is ``(n_post,)`` (or ``(n_pre,)``, or W's shape); the
+    states of a combined rule's terms are checked the same way."""
+    if isinstance(getattr(state, "terms", None), tuple):
+        for t, st in enumerate(state.terms):
+            _check_state_shapes(owner, f"{where}.terms[{t}]", st, shape)
+        return
+    if not dataclasses.is_dataclass(state):
+        return
+    n_post, n_pre = shape
+    for f in dataclasses.fields(state):
+        arr = getattr(state, f.name)
+        if isinstance(arr, np.ndarray) and arr.ndim >= 1:
+            expected = (n_post,) if arr.ndim == 1 else shape
+            if arr.shape != expected and arr.shape not in ((n_pre,),):
+                raise ValueError(
+                    f"{owner}: {where}.{f.name} has shape {arr.shape}; expected {expected} "
+                    f"from W[post, pre] of shape {shape}"
+                )
 
 
 def pack_state(state: Any, fields: tuple[str, ...], n: int) -> np.ndarray:
@@ -119,14 +133,23 @@ def unpack_state(S: np.ndarray, state: Any, fields: tuple[str, ...]) -> None:
 class RateRule(Rule):
     """A rate rule with the row-affine weight change (see the module docstring).
 
-    Subclasses set ``kind`` (an int code known to the network kernels), ``state_fields``
-    (the state's 1-D ``(n_post,)`` arrays, in order), ``state_class``, ``_coefficients``
-    (a numba function) and implement ``_params`` (a float64 vector) and ``_initial_state``.
+    Subclasses set ``state_fields`` (the state's 1-D ``(n_post,)`` arrays, in order),
+    ``_coefficients`` (a numba function ``(y, S, P, dt, a, b, c)`` that adds its row
+    coefficients to ``a``, ``b``, ``c`` and advances ``S``) and implement ``_params`` (a
+    float64 vector), ``_initial_rows`` and ``_make_state``; they are listed once in
+    :data:`plasticity.rules.registry.RATE_RULES`, which sets ``kind``. ``rule_a + rule_b``
+    is :class:`plasticity.rules.Combined`.
     """
 
-    kind: ClassVar[int] = -1
+    kind: ClassVar[int] = 0  # set by plasticity.rules.registry; 0 = not registered
     state_fields: ClassVar[tuple[str, ...]] = ()
     bounds: ClassVar[tuple[str, str] | None] = None  # names of (w_min, w_max) fields, if any
+    acts_on_neurons: ClassVar[bool] = False  # True: the state sets the neurons' (threshold, gain)
+
+    @classmethod
+    def examples(cls) -> tuple["RateRule", ...]:  # pragma: no cover - abstract
+        """Configured instances that exercise every code path (the contract tests run them)."""
+        raise NotImplementedError
 
     def _params(self) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -139,13 +162,26 @@ class RateRule(Rule):
         raise NotImplementedError
 
     @staticmethod
-    def _coefficients(y, S, P, dt, a, b):  # pragma: no cover - abstract
+    def _coefficients(y, S, P, dt, a, b, c):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def terms(self) -> tuple["RateRule", ...]:
+        """The rules whose changes add up to this one's (a single rule is its own term)."""
+        return (self,)
+
+    def term_states(self, state: Any) -> tuple[Any, ...]:
+        """The state of each term, in the order of :meth:`terms`."""
+        return (state,)
 
     def weight_bounds(self) -> tuple[float, float]:
         if self.bounds is None:
             return -math.inf, math.inf
         return float(getattr(self, self.bounds[0])), float(getattr(self, self.bounds[1]))
+
+    def __add__(self, other: Any) -> "RateRule":
+        from plasticity.rules.combined import Combined
+
+        return Combined(self, other)
 
     def init_state(self, n_post: int, n_pre: int) -> Any:
         n_post, n_pre = _check_sizes(type(self).__name__, n_post, n_pre)
@@ -153,15 +189,63 @@ class RateRule(Rule):
 
     def update(self, W: np.ndarray, pre: np.ndarray, post: np.ndarray, state: Any, dt: float) -> None:
         """One explicit-Euler step of length ``dt`` through the numba kernels, in place."""
+        from plasticity.rules._dispatch import rule_coefficients
         from plasticity.rules._kernels import affine_rows
 
         check_step(self, W, pre, post, state, dt)
         n_post = W.shape[0]
-        S = pack_state(state, self.state_fields, n_post)
-        a = np.empty(n_post)
-        b = np.empty(n_post)
+        packed = PackedRule(self, state, n_post)
+        a, b, c = np.empty(n_post), np.empty(n_post), np.empty(n_post)
         y = np.ascontiguousarray(post, dtype=np.float64)
-        self._coefficients(y, S, self._params(), float(dt), a, b)
+        rule_coefficients(packed.kinds, packed.soff, packed.poff, y, packed.S, packed.P, float(dt), a, b, c)
         w_min, w_max = self.weight_bounds()
-        affine_rows(W, np.ascontiguousarray(pre, dtype=W.dtype), a, b, w_min, w_max)
-        unpack_state(S, state, self.state_fields)
+        affine_rows(W, np.ascontiguousarray(pre, dtype=W.dtype), a, b, c, w_min, w_max)
+        packed.unpack(state)
+
+
+class PackedRule:
+    """A (possibly combined) rate rule and its state as the flat arrays the numba kernels take.
+
+    ``kinds[t]`` is the registry code of term ``t``, its state rows are
+    ``S[soff[t]:soff[t+1]]`` and its parameters ``P[poff[t]:poff[t+1]]``. ``neuron_rows`` is
+    the first row of the term that sets the neurons' (threshold, gain), or -1.
+    """
+
+    def __init__(self, rule: RateRule, state: Any, n_post: int) -> None:
+        terms, states = rule.terms(), rule.term_states(state)
+        self.rule, self.terms = rule, terms
+        kinds, rows, params, soff, poff = [], [], [], [0], [0]
+        self.neuron_rows = -1
+        for term, st in zip(terms, states):
+            if type(term).kind < 1:
+                raise TypeError(f"{type(rule).__name__}: rule {type(term).__name__} is not registered in "
+                                f"plasticity.rules.registry.RATE_RULES, so no kernel can run it")
+            if term.acts_on_neurons and self.neuron_rows < 0:
+                self.neuron_rows = soff[-1]
+            kinds.append(type(term).kind)
+            rows.append(pack_state(st, term.state_fields, n_post)[:len(term.state_fields)])
+            params.append(np.asarray(term._params(), dtype=np.float64))
+            soff.append(soff[-1] + len(term.state_fields))
+            poff.append(poff[-1] + params[-1].size)
+        self.kinds = np.array(kinds, dtype=np.int64)
+        self.soff = np.array(soff, dtype=np.int64)
+        self.poff = np.array(poff, dtype=np.int64)
+        self.S = np.ascontiguousarray(np.concatenate(rows, axis=0) if soff[-1] else np.zeros((1, n_post)))
+        self.P = np.concatenate(params) if poff[-1] else np.zeros(1)
+        self._states = states
+
+    @classmethod
+    def static(cls, n_post: int) -> "PackedRule":
+        """No terms: static weights."""
+        self = cls.__new__(cls)
+        self.rule, self.terms, self._states, self.neuron_rows = None, (), (), -1
+        self.kinds = np.zeros(0, dtype=np.int64)
+        self.soff = np.zeros(1, dtype=np.int64)
+        self.poff = np.zeros(1, dtype=np.int64)
+        self.S, self.P = np.zeros((1, n_post)), np.zeros(1)
+        return self
+
+    def unpack(self, state: Any = None) -> None:
+        """Copy the packed state rows back into the terms' state arrays, in place."""
+        for t, (term, st) in enumerate(zip(self.terms, self._states)):
+            unpack_state(self.S[self.soff[t]:self.soff[t + 1]], st, term.state_fields)

@@ -1,10 +1,11 @@
 """The numba kernel shared by every row-affine rate rule.
 
-    W[i, j] <- clip(W[i, j] * (1 + b[i]) + a[i] * x[j], w_min, w_max)
+    W[i, j] <- clip(W[i, j] * (1 + b[i]) + a[i] * x[j] + c[i], w_min, w_max)
 
-``a`` and ``b`` (float64, length n_post) already include ``dt`` (they come from a rule's ``coefficients`` function).
-The inner loop is a fused multiply-add over one contiguous row of ``W[post, pre]``, which
-numba vectorises; with infinite bounds the clip is skipped so the loop stays branch-free.
+``a``, ``b``, ``c`` (float64, length n_post) already include ``dt`` (they come from the rules'
+``coefficients`` functions, summed over the terms of a combined rule). The inner loop is a
+fused multiply-add over one contiguous row of ``W[post, pre]``, which numba vectorises; with
+infinite bounds the clip is skipped so the loop stays branch-free.
 """
 from __future__ import annotations
 
@@ -16,19 +17,20 @@ __all__ = ["affine_rows"]
 
 
 @njit(cache=True, nogil=True)
-def affine_rows(W, x, a, b, w_min, w_max):
+def affine_rows(W, x, a, b, c, w_min, w_max):
     n_post, n_pre = W.shape
     clip = not (math.isinf(w_min) and math.isinf(w_max))
     for i in range(n_post):
         ai = a[i]
         si = 1.0 + b[i]
-        if ai == 0.0 and si == 1.0 and not clip:
+        ci = c[i]
+        if ai == 0.0 and si == 1.0 and ci == 0.0 and not clip:
             continue
         row = W[i]
         if clip:
             for j in range(n_pre):
-                w = row[j] * si + ai * x[j]
+                w = row[j] * si + ai * x[j] + ci
                 row[j] = min(max(w, w_min), w_max)
         else:
             for j in range(n_pre):
-                row[j] = row[j] * si + ai * x[j]
+                row[j] = row[j] * si + ai * x[j] + ci

@@ -65,8 +65,12 @@ class BCM(RateRule):
         "theta0": any_real,
         "power": positive,
     }
-    kind: ClassVar[int] = 2
     state_fields: ClassVar[tuple[str, ...]] = ("theta",)
+
+    @classmethod
+    def examples(cls) -> tuple["BCM", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (BCM(eta=0.05, tau_theta=2.0, theta0=0.1), BCM(eta=0.05, tau_theta=2.0, power=1.0))
 
     def _params(self) -> np.ndarray:
         return np.array([self.eta, self.tau_theta, self.power], dtype=np.float64)
@@ -90,13 +94,12 @@ def bcm_reference(W, x, y, theta, eta, tau_theta, power, dt):
 
 
 @njit(cache=True, nogil=True)
-def bcm_coefficients(y, S, P, dt, a, b):
+def bcm_coefficients(y, S, P, dt, a, b, c):
     """Row coefficients ``a[i] = dt eta y (y - theta)``, ``b = 0``; then advance theta (``S[0]``)."""
     eta, tau_theta, power = P[0], P[1], P[2]
     theta = S[0]
     for i in range(y.shape[0]):
-        a[i] = dt * eta * y[i] * (y[i] - theta[i])
-        b[i] = 0.0
+        a[i] += dt * eta * y[i] * (y[i] - theta[i])
         theta[i] += dt / tau_theta * (y[i] ** power - theta[i])
 
 

@@ -60,7 +60,6 @@ class Hebbian(RateRule):
         "w_min": _extended_real,
         "w_max": _extended_real,
     }
-    kind: ClassVar[int] = 1
     state_fields: ClassVar[tuple[str, ...]] = ()
     bounds: ClassVar[tuple[str, str] | None] = ("w_min", "w_max")
 
@@ -69,6 +68,11 @@ class Hebbian(RateRule):
             raise ValueError(
                 f"Hebbian.w_min must be smaller than Hebbian.w_max; got w_min={self.w_min!r}, w_max={self.w_max!r}"
             )
+
+    @classmethod
+    def examples(cls) -> tuple["Hebbian", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (Hebbian(eta=0.05, decay=0.01), Hebbian(eta=0.05, decay=0.01, w_min=-0.3, w_max=0.4))
 
     def _params(self) -> np.ndarray:
         return np.array([self.eta, self.decay], dtype=np.float64)
@@ -92,12 +96,12 @@ def hebbian_reference(W, x, y, eta, decay, w_min, w_max, dt):
 
 
 @njit(cache=True, nogil=True)
-def hebbian_coefficients(y, S, P, dt, a, b):
+def hebbian_coefficients(y, S, P, dt, a, b, c):
     """Row coefficients ``a[i] = dt eta y[i]``, ``b[i] = -dt decay``; no state to advance."""
     eta, decay = P[0], P[1]
     for i in range(y.shape[0]):
-        a[i] = dt * eta * y[i]
-        b[i] = -dt * decay
+        a[i] += dt * eta * y[i]
+        b[i] += -dt * decay
 
 
 Hebbian._coefficients = staticmethod(hebbian_coefficients)

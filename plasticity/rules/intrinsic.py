@@ -78,8 +78,8 @@ class IntrinsicPlasticity(RateRule):
         "threshold0": any_real,
         "gain0": positive,
     }
-    kind: ClassVar[int] = 5
     state_fields: ClassVar[tuple[str, ...]] = ("threshold", "gain")
+    acts_on_neurons: ClassVar[bool] = True
 
     def _check_together(self) -> None:
         if not isinstance(self.adapt_gain, (bool, np.bool_)):
@@ -93,6 +93,12 @@ class IntrinsicPlasticity(RateRule):
     @property
     def _eta_gain(self) -> float:
         return self.eta if self.eta_gain is None else float(self.eta_gain)
+
+    @classmethod
+    def examples(cls) -> tuple["IntrinsicPlasticity", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (IntrinsicPlasticity(eta=0.05, target=0.2),
+                IntrinsicPlasticity(eta=0.05, target=0.2, adapt_gain=True, eta_gain=0.02, target_var=0.05))
 
     def _params(self) -> np.ndarray:
         return np.array(
@@ -123,13 +129,11 @@ def intrinsic_reference(y, threshold, gain, eta, target, adapt_gain, eta_gain, t
 
 
 @njit(cache=True, nogil=True)
-def intrinsic_coefficients(y, S, P, dt, a, b):
+def intrinsic_coefficients(y, S, P, dt, a, b, c):
     """``a = b = 0`` (W unchanged); advance threshold (``S[0]``) and, if asked, gain (``S[1]``)."""
     eta, target, adapt_gain, eta_gain, target_var = P[0], P[1], P[2], P[3], P[4]
     threshold, gain = S[0], S[1]
     for i in range(y.shape[0]):
-        a[i] = 0.0
-        b[i] = 0.0
         d = y[i] - target
         if adapt_gain != 0.0:
             gain[i] += dt * eta_gain * gain[i] * (target_var - d * d)

@@ -85,7 +85,6 @@ class MetaplasticBCM(RateRule):
         "kappa": nonnegative,
         "meta0": any_real,
     }
-    kind: ClassVar[int] = 6
     state_fields: ClassVar[tuple[str, ...]] = ("theta", "meta")
 
     def _check_together(self) -> None:
@@ -93,6 +92,11 @@ class MetaplasticBCM(RateRule):
             raise ValueError(
                 f"MetaplasticBCM.tau_meta must be larger than tau_theta = {self.tau_theta!r}; got {self.tau_meta!r}"
             )
+
+    @classmethod
+    def examples(cls) -> tuple["MetaplasticBCM", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (MetaplasticBCM(eta=0.05, tau_theta=2.0, tau_meta=20.0, kappa=0.5, meta0=0.1),)
 
     def _params(self) -> np.ndarray:
         return np.array([self.eta, self.tau_theta, self.tau_meta, self.power, self.kappa], dtype=np.float64)
@@ -121,13 +125,12 @@ def metaplastic_bcm_reference(W, x, y, theta, meta, eta, tau_theta, tau_meta, po
 
 
 @njit(cache=True, nogil=True)
-def metaplastic_bcm_coefficients(y, S, P, dt, a, b):
+def metaplastic_bcm_coefficients(y, S, P, dt, a, b, c):
     """``a[i] = dt eta y (y - theta - kappa meta)``, ``b = 0``; then advance theta (``S[0]``), meta (``S[1]``)."""
     eta, tau_theta, tau_meta, power, kappa = P[0], P[1], P[2], P[3], P[4]
     theta, meta = S[0], S[1]
     for i in range(y.shape[0]):
-        a[i] = dt * eta * y[i] * (y[i] - theta[i] - kappa * meta[i])
-        b[i] = 0.0
+        a[i] += dt * eta * y[i] * (y[i] - theta[i] - kappa * meta[i])
         drive = y[i] ** power
         theta[i] += dt / tau_theta * (drive - theta[i])
         meta[i] += dt / tau_meta * (drive - meta[i])

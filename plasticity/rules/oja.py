@@ -43,8 +43,12 @@ class Oja(RateRule):
     eta: float
 
     constraints: ClassVar[dict[str, Interval]] = {"eta": positive}
-    kind: ClassVar[int] = 3
     state_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def examples(cls) -> tuple["Oja", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (Oja(eta=0.05),)
 
     def _params(self) -> np.ndarray:
         return np.array([self.eta], dtype=np.float64)
@@ -67,12 +71,12 @@ def oja_reference(W, x, y, eta, dt):
 
 
 @njit(cache=True, nogil=True)
-def oja_coefficients(y, S, P, dt, a, b):
+def oja_coefficients(y, S, P, dt, a, b, c):
     """Row coefficients ``a[i] = dt eta y[i]``, ``b[i] = -dt eta y[i]**2``; no state."""
     eta = P[0]
     for i in range(y.shape[0]):
-        a[i] = dt * eta * y[i]
-        b[i] = -dt * eta * y[i] * y[i]
+        a[i] += dt * eta * y[i]
+        b[i] += -dt * eta * y[i] * y[i]
 
 
 Oja._coefficients = staticmethod(oja_coefficients)

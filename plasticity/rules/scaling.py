@@ -59,8 +59,12 @@ class SynapticScaling(RateRule):
         "target": nonnegative,
         "tau": positive,
     }
-    kind: ClassVar[int] = 4
     state_fields: ClassVar[tuple[str, ...]] = ("rate",)
+
+    @classmethod
+    def examples(cls) -> tuple["SynapticScaling", ...]:
+        """Configured instances that exercise every code path (read by the contract tests)."""
+        return (SynapticScaling(eta=0.05, target=0.5, tau=3.0),)
 
     def _params(self) -> np.ndarray:
         return np.array([self.eta, self.target, self.tau], dtype=np.float64)
@@ -86,13 +90,12 @@ def scaling_reference(W, y, rate, eta, target, tau, dt):
 
 
 @njit(cache=True, nogil=True)
-def scaling_coefficients(y, S, P, dt, a, b):
+def scaling_coefficients(y, S, P, dt, a, b, c):
     """Row coefficients ``a = 0``, ``b[i] = dt eta (target - rate[i])``; then advance ``rate`` (``S[0]``)."""
     eta, target, tau = P[0], P[1], P[2]
     rate = S[0]
     for i in range(y.shape[0]):
-        a[i] = 0.0
-        b[i] = dt * eta * (target - rate[i])
+        b[i] += dt * eta * (target - rate[i])
         rate[i] += dt / tau * (y[i] - rate[i])
 
 

@@ -20,12 +20,13 @@ def limits(W, lo=-np.inf, hi=np.inf, wbound=1e6):
     return wlim, blim, np.abs(W).max(axis=1).astype(np.float64)
 
 
-def run_pass(fn, W, pre, nxt, af, sf, lo=-np.inf, hi=np.inf, wbound=1e6, update=True, mrow=None):
+def run_pass(fn, W, pre, nxt, af, sf, lo=-np.inf, hi=np.inf, wbound=1e6, update=True, mrow=None, cf=None):
+    cf = np.zeros_like(af) if cf is None else cf
     wlim, blim, m = limits(W, lo, hi, wbound)
     mrow = m if mrow is None else mrow
     blim[0] = np.abs(pre).max()
     h, flags = np.empty(len(W)), np.empty(len(W), np.int64)
-    fn(W, pre, nxt, af, sf, update, bool(np.isfinite(lo) or np.isfinite(hi)), wlim, blim, mrow, h, flags)
+    fn(W, pre, nxt, af, sf, cf, update, bool(np.isfinite(lo) or np.isfinite(hi)), wlim, blim, mrow, h, flags)
     return h, flags, mrow
 
 
@@ -44,8 +45,10 @@ def test_row_pass_matches_numpy(dtype, w_rtol, h_atol, clip):
     n = 67  # odd: exercises the vector loop's remainder
     W, pre, nxt, af, sf = pass_inputs(n, dtype)
     lo, hi = (-0.2, 0.25) if clip else (-np.inf, np.inf)
-    expected = np.clip(W.astype(np.float64) * sf[:, None] + af[:, None] * pre, lo, hi)
-    h, flags, _ = run_pass(rows_serial, W, pre, nxt, af, sf, lo, hi)
+    cf = np.random.default_rng(9).normal(0, 0.01, n).astype(dtype)  # the constant term (heterosynaptic w_ref)
+    cf[::3] = 0.0
+    expected = np.clip(W.astype(np.float64) * sf[:, None] + af[:, None] * pre + cf[:, None], lo, hi)
+    h, flags, _ = run_pass(rows_serial, W, pre, nxt, af, sf, lo, hi, cf=cf)
     # float64: a few ulps (FMA, reordered sum). float32: each W entry rounded once (half an
     # ulp, 6e-8 relative); the dot of 67 terms summed in float32 errs by about
     # sqrt(67) * 6e-8 * sum|w x| ~ 1.5e-6 (sum|w x| ~ 3), hence 5e-6 absolute.

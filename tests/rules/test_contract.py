@@ -19,15 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import plasticity.rules
-from plasticity.rules import (
-    BCM,
-    Hebbian,
-    IntrinsicPlasticity,
-    MetaplasticBCM,
-    Oja,
-    RateRule,
-    SynapticScaling,
-)
+from plasticity.rules import IntrinsicPlasticity, RateRule
+from plasticity.rules.registry import RATE_RULES as REGISTERED_RATE_RULES
 from plasticity.rules._dispatch import rule_coefficients
 from plasticity.rules._base import pack_state
 
@@ -41,17 +34,9 @@ def _load_spiking_rules() -> list:
     return list(module.SPIKING_RULES)
 
 
-RATE_RULES = [
-    Hebbian(eta=0.05, decay=0.01),
-    Hebbian(eta=0.05, decay=0.01, w_min=-0.3, w_max=0.4),  # exercises the clip
-    Oja(eta=0.05),
-    BCM(eta=0.05, tau_theta=2.0, theta0=0.1),
-    BCM(eta=0.05, tau_theta=2.0, power=1.0),
-    SynapticScaling(eta=0.05, target=0.5, tau=3.0),
-    IntrinsicPlasticity(eta=0.05, target=0.2),
-    IntrinsicPlasticity(eta=0.05, target=0.2, adapt_gain=True, eta_gain=0.02, target_var=0.05),
-    MetaplasticBCM(eta=0.05, tau_theta=2.0, tau_meta=20.0, kappa=0.5, meta0=0.1),
-]
+# Every registered rate rule, with the configurations it declares (``examples()``): a new rule
+# in the registry is picked up here without editing this file.
+RATE_RULES = [rule for cls in REGISTERED_RATE_RULES for rule in cls.examples()]
 SPIKING_RULES = _load_spiking_rules()
 RULES = RATE_RULES + SPIKING_RULES
 N_POST, N_PRE = 7, 5  # non-square and odd, so a transposed index cannot pass
@@ -175,19 +160,28 @@ def test_kernel_matches_reference_property(base, data):
         assert_close_scaled(state_arrays(s_fast)[name], ref, 1e-12, f"state.{name}")
 
 
-@pytest.mark.parametrize("rule", [r for r in RATE_RULES if r.kind >= 0], ids=rule_id)
+@pytest.mark.parametrize("rule", RATE_RULES, ids=rule_id)
 def test_dispatch_matches_rule_coefficients(rule):
     rng = np.random.default_rng(2)
     y = rng.uniform(0.0, 2.0, N_POST)
     S0 = pack_state(rule.init_state(N_POST, N_PRE), rule.state_fields, N_POST) + rng.normal(0, 0.1, (1, N_POST))
     S1, S2 = S0.copy(), S0.copy()
-    a1, b1, a2, b2 = (np.empty(N_POST) for _ in range(4))
-    rule._coefficients(y, S1, rule._params(), 0.1, a1, b1)
-    rule_coefficients(rule.kind, y, S2, rule._params(), 0.1, a2, b2)
+    a1, b1, c1, a2, b2, c2 = (np.zeros(N_POST) for _ in range(6))
+    rule._coefficients(y, S1, rule._params(), 0.1, a1, b1, c1)
+    n = len(rule.state_fields)
+    rule_coefficients(np.array([rule.kind]), np.array([0, n]), np.array([0, rule._params().size]), y, S2,
+                      rule._params(), 0.1, a2, b2, c2)
     # The same compiled arithmetic reached through the dispatcher: identical bits.
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(c1, c2)
     np.testing.assert_array_equal(S1, S2)
+
+
+def test_kind_codes_come_from_the_registry():
+    assert [cls.kind for cls in REGISTERED_RATE_RULES] == list(range(1, len(REGISTERED_RATE_RULES) + 1))
+    for cls in REGISTERED_RATE_RULES:
+        assert cls.examples() and all(type(r) is cls for r in cls.examples())
 
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
