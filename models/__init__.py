@@ -10,6 +10,8 @@ import importlib
 _LAZY = {
     "RateNetwork": "models.rate",
     "RateResult": "models.rate",
+    "RatePopulation": "models.populations",
+    "RateProjection": "models.populations",
     "SpikingNetwork": "models.spiking",
     "SpikingResult": "models.spiking",
 }

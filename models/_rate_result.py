@@ -42,6 +42,8 @@ class RateResult:
         ``"non-finite weights"``; ``""`` when the run did not diverge.
     dynamics : str
         ``"map"`` or ``"flow"`` (kept so that a loaded result knows whether rates is states).
+    populations : dict[str, slice] or None
+        Neuron indices of each population (population networks); None for a single matrix.
     """
 
     times: np.ndarray
@@ -53,6 +55,7 @@ class RateResult:
     diverged_at: float | None = None
     reason: str = ""
     dynamics: str = "map"
+    populations: dict | None = None
 
     def to_dataframe(self, form: str = "long"):
         """The recorded activity as a pandas DataFrame.
@@ -94,6 +97,9 @@ class RateResult:
             "reason": np.array(self.reason),
             "dynamics": np.array(self.dynamics),
         }
+        if self.populations:
+            meta["population_names"] = np.array(list(self.populations))
+            meta["population_bounds"] = np.array([[s.start, s.stop] for s in self.populations.values()], np.int64)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -124,4 +130,6 @@ class RateResult:
                 diverged_at=None if np.isnan(diverged_at) else diverged_at,
                 reason=str(f["reason"]),
                 dynamics=str(f["dynamics"]),
+                populations={str(k): slice(int(a), int(b)) for k, (a, b) in
+                             zip(f["population_names"], f["population_bounds"])} if "population_names" in f else None,
             )

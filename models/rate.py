@@ -140,6 +140,61 @@ class RateNetwork:
         W = dale_matrix(n, g, rng) if dale else rng.normal(0.0, g / math.sqrt(n), size=(n, n))
         return cls(W.astype(dtype), activation=activation, dynamics=dynamics, seed=rng, **kwargs)
 
+    @classmethod
+    def from_populations(cls, populations: Any, projections: Any, dynamics: str = "flow", dt: float = 0.1,
+                         seed: int | np.random.Generator | None = None, dtype: Any = np.float64) -> "RateNetwork":
+        """A network of named populations joined by sign-keeping projections.
+
+        Parameters
+        ----------
+        populations : list of models.RatePopulation
+            In order: neuron indices follow it (``result.populations`` gives the slices).
+        projections : list of models.RateProjection
+            At most one per (source, target); named source first (``"IE"`` = I to E).
+        dynamics : {"flow", "map"}
+            ``tau_P dx/dt = -x + sum_S sign_S W_S r_S + bias_P + I`` (Euler at ``dt``) or the map
+            ``x <- phi(...)``.
+        dt : float
+            Euler step of the flow, in (0, inf).
+        seed : int, numpy.random.Generator or None
+            Draws the connectivity, then the default initial state.
+        dtype : float32 or float64
+            Storage and arithmetic of the weights.
+
+        Returns
+        -------
+        models.population_network.PopulationRateNetwork
+            A ``RateNetwork`` whose ``run`` takes ``plasticity={"EE": rule, ...}`` and
+            ``inputs={"E": ...}``, with ``weights(name)`` per projection (see that module).
+        """
+        from models.population_network import PopulationRateNetwork
+
+        return PopulationRateNetwork(populations, projections, dynamics=dynamics, dt=dt, seed=seed, dtype=dtype)
+
+    @classmethod
+    def ei(cls, n_exc: int = 800, n_inh: int = 200, seed: int | np.random.Generator | None = None,
+           **overrides: Any) -> "RateNetwork":
+        """An inhibition-dominated E/I network of threshold-linear units (defaults below).
+
+        ``n_exc`` E and ``n_inh`` I neurons, every projection (EE, EI, IE, II) with connection
+        probability ``p = 0.1`` and equal magnitudes ``w = J / (p n_source)``, so that a
+        neuron's summed weight from a population is ``J``: ``J_EE = 0.5``, ``J_EI = 1`` (E to
+        I), ``J_IE = 1`` (I to E), ``J_II = 1``. ``tau_e = 1``, ``tau_i = 0.5``, Euler flow at
+        ``dt = 0.1``, biases ``bias_e = 3``, ``bias_i = 2``. Mean-field quiet state (linear
+        units above threshold): ``r_I = (J_EI r_E + bias_i) / (1 + J_II)`` and
+        ``r_E (1 - J_EE + J_IE J_EI / (1 + J_II)) = bias_e - J_IE bias_i / (1 + J_II)``, i.e.
+        ``r_E = r_I = 2`` with the defaults (rates differ between neurons by the random
+        connectivity). The quiet state loses stability when the E->E loop outgrows
+        inhibition, ``J_EE > 1 + J_IE J_EI / (1 + J_II) = 1.5``: the runaway that Hebbian
+        learning on E->E drives towards. Every default (``p``, ``J_*``, ``tau_e``, ``tau_i``,
+        ``bias_e``, ``bias_i``, ``activation``, ``max_rate``, ``w_max``, ``dynamics``, ``dt``,
+        ``dtype``) may be overridden by keyword; ``models.population_network.EI_DEFAULTS``
+        lists them.
+        """
+        from models.population_network import ei_network
+
+        return ei_network(n_exc, n_inh, seed=seed, **overrides)
+
     # -- running -----------------------------------------------------------------------
     def run(self, steps: int, rule: Any = None, inputs: Any = None, x0: Any = None, record_every: int = 1,
             progress: bool | None = None, bound: float = 1e6, record_weights_every: int | None = None,

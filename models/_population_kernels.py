@@ -1,0 +1,206 @@
+"""Numba kernels of population rate networks: one pass over the plastic weights per step.
+
+Weights of all projections live in one ``(n, n)`` array ``W[post, pre]`` of magnitudes,
+blocks ``[target rows, source columns]``; a synapse that does not exist holds ``ABSENT``
+(a negative number, never a valid magnitude), so it is skipped by the recurrent input and
+left alone by plasticity (``p < 1`` stays sparse). ``proj[T, S]`` says what the block from
+population ``S`` to ``T`` is: ``-1`` no projection (never read), ``0`` static (read once
+per step), ``q + 1`` plastic projection ``q`` (read and written once per step, in the same
+pass that computes the recurrent input of the next step, as in :mod:`models._rate_kernels`):
+
+    W[i, j] <- clip(W[i, j] (1 + b_q[i]) + a_q[i] pre[j] + c_q[i], lo_q, hi_q)   (present j)
+    h[i]    <- sum_S sign_S sum_{j in S, present} W[i, j] nxt[j]
+
+Map: ``x <- phi(h + bias + I)``; pre = x_t, nxt = x_{t+1}, the rule's ``y`` = x_{t+1}.
+Euler flow: ``x <- x + dt/tau (-x + h + bias + I)``; pre = r_t, nxt = r_{t+1}, ``y`` = r_t.
+The coefficients ``(a_q, b_q, c_q)`` of projection ``q`` come from its (possibly combined)
+rule through :func:`plasticity.rules._dispatch.rule_coefficients` with ``y`` the target
+population's rates. A term that acts on neurons (intrinsic plasticity) sets the target
+population's ``threshold`` and ``gain`` (``phi(gain * u - threshold)``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from plasticity.rules._dispatch import rule_coefficients
+
+ABSENT = -1.0
+TANH, RELU, SIGMOID, LINEAR, RECT_TANH, POWER = 0, 1, 2, 3, 4, 5
+MAP, EULER = 0, 1
+OK, NONFINITE_X, X_BOUND, W_BOUND, NONFINITE_W = 0, 1, 2, 3, 4
+_FM = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, nogil=True)
+def activation(code, u, k, e, cap):
+    """``min(f(u), cap)`` for activation ``code`` (see :mod:`models.populations`)."""
+    if code == TANH:
+        v = math.tanh(u)
+    elif code == RELU:
+        v = u if u > 0.0 else 0.0
+    elif code == SIGMOID:
+        v = 1.0 / (1.0 + math.exp(-u)) if u >= 0.0 else math.exp(u) / (1.0 + math.exp(u))
+    elif code == RECT_TANH:
+        v = math.tanh(u) if u > 0.0 else 0.0
+    elif code == POWER:
+        v = k * u ** e if u > 0.0 else 0.0
+    else:
+        v = u
+    return v if v < cap else cap
+
+
+@njit(cache=True, nogil=True)
+def rates_into(act, k, e, cap, gain, thr, u, out):
+    for i in range(u.shape[0]):
+        out[i] = activation(act[i], gain[i] * u[i] - thr[i], k[i], e[i], cap[i])
+
+
+@njit(inline="always", fastmath=_FM)
+def _static_dot(row, nxt):
+    acc = 0.0
+    for j in range(row.shape[0]):
+        w = row[j]
+        acc += (w if w > 0.0 else 0.0) * nxt[j]
+    return acc
+
+
+@njit(inline="always", fastmath=_FM)
+def _plastic_row(row, pre, nxt, ai, si, ci, lo, hi, wb):
+    acc = 0.0
+    nb = 0
+    for j in range(row.shape[0]):
+        w = row[j]
+        present = w >= 0.0
+        v = min(max(w * si + ai * pre[j] + ci, lo), hi)
+        v = v if present else w
+        row[j] = v
+        acc += (v if present else 0.0) * nxt[j]
+        nb += present and v > wb
+    return acc, nb
+
+
+@njit(inline="always")
+def _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    T = row_pop[i]
+    it = i - start[T]
+    total = 0.0
+    nbad = 0
+    for S in range(start.shape[0]):
+        code = proj[T, S]
+        if code < 0:
+            continue
+        c0, c1 = start[S], stop[S]
+        if code == 0:
+            acc = _static_dot(W[i, c0:c1], nxt[c0:c1])
+        else:
+            q = code - 1
+            acc, nb = _plastic_row(W[i, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], 1.0 + B[q, it], C[q, it],
+                                   lo[q], hi[q], wb)
+            nbad += nb
+        total += sign[S] * acc
+    h[i] = total
+    if nbad > 0:
+        flags[i] = W_BOUND
+    elif not abs(total) < math.inf:
+        flags[i] = NONFINITE_W
+    else:
+        flags[i] = OK
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    for i in range(W.shape[0]):
+        _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=_FM)
+def pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    for i in prange(W.shape[0]):
+        _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+
+
+@njit(cache=True, nogil=True)
+def full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    """One pass over every row: update the plastic blocks, ``h = (signed W) nxt``; a divergence code."""
+    if par:
+        pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    else:
+        pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    for i in range(flags.shape[0]):
+        if flags[i] != OK:
+            return flags[i]
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k, e, cap, gain, thr,
+              q_target, q_terms, kinds, soff, poff, S, P, q_neuron, lo, hi, A, B, C,
+              x, r, h, I, dt, bound, wb, k0, nsteps, rec_every, rec_x, rec_r, p):
+    """Advance ``nsteps`` steps in place (see the module docstring); returns ``(code, s, p)``.
+
+    Plastic projection ``q`` targets population ``q_target[q]``; its terms are
+    ``kinds[q_terms[q]:q_terms[q+1]]`` with state-row offsets ``soff[q_terms[q] + q :
+    q_terms[q+1] + q + 1]`` (absolute rows of ``S``) and parameter offsets likewise in
+    ``poff``; ``q_neuron[q]`` is the first state row of its neuron term, or -1.
+    """
+    n = x.shape[0]
+    nq = q_target.shape[0]
+    xn = np.empty(n)
+    rn = np.empty(n)
+    z = np.empty(n)
+    pre = np.empty(n, dtype=W.dtype)
+    nxt = np.empty(n, dtype=W.dtype)
+    flags = np.zeros(n, dtype=np.int64)
+    dt_rule = 1.0 if mode == MAP else dt
+    for s in range(nsteps):
+        Ik = I[s] if I.shape[0] > 1 else I[0]
+        if mode == MAP:
+            for i in range(n):
+                z[i] = h[i] + bias[i] + Ik[i]
+            rates_into(act, k, e, cap, gain, thr, z, xn)
+        else:
+            for i in range(n):
+                xn[i] = x[i] + dt / tau[i] * (-x[i] + h[i] + bias[i] + Ik[i])
+        for i in range(n):
+            v = xn[i]
+            if not abs(v) < math.inf:
+                return NONFINITE_X, s, p
+            if abs(v) > bound:
+                return X_BOUND, s, p
+        y = xn if mode == MAP else r
+        for q in range(nq):
+            T = q_target[q]
+            t0, t1 = start[T], stop[T]
+            k1, k2 = q_terms[q], q_terms[q + 1]
+            rule_coefficients(kinds[k1:k2], soff[k1 + q:k2 + q + 1], poff[k1 + q:k2 + q + 1], y[t0:t1], S, P,
+                              dt_rule, A[q], B[q], C[q])
+            if q_neuron[q] >= 0:
+                for i in range(t1 - t0):
+                    thr[t0 + i] = S[q_neuron[q], i]
+                    gain[t0 + i] = S[q_neuron[q] + 1, i]
+        if mode == MAP:
+            for i in range(n):
+                pre[i] = x[i]
+                nxt[i] = xn[i]
+        else:
+            rates_into(act, k, e, cap, gain, thr, xn, rn)
+            for i in range(n):
+                pre[i] = r[i]
+                nxt[i] = rn[i]
+        code = full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+        if code != OK:
+            return code, s, p
+        for i in range(n):
+            x[i] = xn[i]
+        if mode != MAP:
+            for i in range(n):
+                r[i] = rn[i]
+        if (k0 + s + 1) % rec_every == 0:
+            for i in range(n):
+                rec_x[p, i] = x[i]
+                rec_r[p, i] = r[i] if mode != MAP else x[i]
+            p += 1
+    return OK, nsteps, p

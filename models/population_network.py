@@ -1,0 +1,475 @@
+"""Rate networks built from populations and projections (E/I networks with sign-keeping weights).
+
+    tau_P dx_i/dt = -x_i + sum_S sign_S sum_j W[i, j] r_j + bias_P + I_i,    r_i = phi_P(x_i)
+
+(``dynamics="flow"``, Euler at ``dt``) or ``x_i <- phi_P(sum_S sign_S sum_j W[i, j] x_j +
+bias_P + I_i)`` (``"map"``), with ``P`` the population of neuron ``i``, ``W`` magnitudes and
+``sign_S = -1`` for inhibitory sources. Plasticity is given per projection
+(``plasticity={"EE": Hebbian(...) + SynapticScaling(...)}``) and runs in the fused pass of
+:mod:`models._population_kernels`: a rule on ``"EE"`` sees ``pre`` = E rates and ``post`` =
+E rates; on ``"IE"`` (I to E) ``pre`` = I rates and ``post`` = E rates. The bounds of a
+projection and of its rule both hold: weights stay in ``[max(w_min), min(w_max)]``, absent
+synapses stay absent and signs never flip.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from models import _population_kernels as K
+from models._rate_result import RateResult
+from models._rate_support import InputSource, check_rule, numpy_activation
+from models.populations import ACTIVATION_NAMES, RatePopulation, RateProjection
+from models.rate import PARALLEL_MIN_N, RateNetwork, _REASONS, _num_threads, _snapshot_steps
+from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
+
+__all__ = ["PopulationRateNetwork", "ei_network"]
+
+_steps_interval = Interval(1, closed="left", integer=True)
+_bound_interval = Interval(0.0, math.inf, closed="right")
+
+
+class PopulationRateNetwork(RateNetwork):
+    """A rate network of named populations joined by sign-keeping projections (module docstring).
+
+    Build it with :meth:`RateNetwork.from_populations` or :meth:`RateNetwork.ei`.
+
+    Attributes
+    ----------
+    populations : dict[str, slice]
+        Neuron indices of each population (in the order given; E first in ``ei``).
+    projections : dict[str, RateProjection]
+        The projections by name (source first).
+    plasticity_state : dict[str, object]
+        The state of each projection's rule, continued by later runs with an equal rule.
+    """
+
+    def __init__(self, populations: Any, projections: Any, dynamics: str = "flow", dt: float = 0.1,
+                 seed: int | np.random.Generator | None = None, dtype: Any = np.float64) -> None:
+        owner = "RateNetwork.from_populations"
+        pops = list(populations) if not isinstance(populations, RatePopulation) else [populations]
+        if not pops or not all(isinstance(p, RatePopulation) for p in pops):
+            raise TypeError(f"{owner}: populations must be a non-empty list of RatePopulation; got {populations!r}")
+        names = [p.name for p in pops]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{owner}: population names must be unique; got {names}")
+        projs = list(projections) if not isinstance(projections, RateProjection) else [projections]
+        for k, pr in enumerate(projs):
+            if not isinstance(pr, RateProjection):
+                raise TypeError(f"{owner}: projections[{k}] must be a RateProjection; got {type(pr).__name__}")
+            for end in ("source", "target"):
+                if getattr(pr, end) not in names:
+                    raise ValueError(f"{owner}: projections[{k}].{end} must name a population {names}; "
+                                     f"got {getattr(pr, end)!r}")
+        pnames = [pr.name for pr in projs]
+        if len(set(pnames)) != len(pnames):
+            raise ValueError(f"{owner}: each (source, target) pair may have one projection; got {pnames}")
+        self.dynamics = check_choice(owner, "dynamics", dynamics, ("map", "flow"))
+        self.dt = float(check_number(owner, "dt", dt, positive))
+        if dtype not in (np.float32, np.float64, "float32", "float64"):
+            raise ValueError(f"{owner}: dtype must be float32 or float64; got {dtype!r}")
+        self.method, self.activation, self.tau = "euler", "populations", 1.0
+        self._rng = as_rng(seed)
+        self.population_list = pops
+        stops = np.cumsum([p.n for p in pops])
+        self.populations = {p.name: slice(int(s - p.n), int(s)) for p, s in zip(pops, stops)}
+        self.projections = {pr.name: pr for pr in projs}
+        n = int(stops[-1])
+        self._W = np.full((n, n), K.ABSENT, dtype=np.dtype(dtype))
+        for pr in projs:  # block by block: no (n, n) temporaries
+            ts, ss = self.populations[pr.target], self.populations[pr.source]
+            shape = (ts.stop - ts.start, ss.stop - ss.start)
+            w = np.asarray(pr.w, dtype=np.float64)
+            if w.ndim and w.shape != shape:
+                raise ValueError(f"{owner}: projection {pr.name!r} has w of shape {w.shape}; expected {shape} "
+                                 f"= (n_{pr.target}, n_{pr.source})")
+            mask = self._rng.random(shape) < pr.p if pr.p < 1.0 else np.ones(shape, dtype=bool)
+            if pr.source == pr.target:
+                np.fill_diagonal(mask, False)
+            self._W[ts, ss] = np.where(mask, np.broadcast_to(w, shape), K.ABSENT)
+        self.x: np.ndarray | None = None
+        self.t = 0.0
+        self.plasticity_state: dict[str, Any] = {}
+        self._plasticity: dict[str, Any] = {}
+        self.rule_state, self._rule = None, None
+        # per-neuron constants of the kernel
+        self._tau = np.concatenate([np.full(p.n, p.tau) for p in pops])
+        self._bias = np.concatenate([np.full(p.n, p.bias) for p in pops])
+        self._act = np.concatenate([np.full(p.n, ACTIVATION_NAMES.index(p.activation), np.int64) for p in pops])
+        self._k = np.concatenate([np.full(p.n, p.k) for p in pops])
+        self._e = np.concatenate([np.full(p.n, p.exponent) for p in pops])
+        self._cap = np.concatenate([np.full(p.n, math.inf if p.max_rate is None else p.max_rate) for p in pops])
+        self._gain, self._thr = np.ones(n), np.zeros(n)
+        self._sign = np.array([-1.0 if p.inhibitory else 1.0 for p in pops])
+        self._row_pop = np.concatenate([np.full(p.n, k, np.int64) for k, p in enumerate(pops)])
+        self._start = np.array([s.start for s in self.populations.values()], np.int64)
+        self._stop = np.array([s.stop for s in self.populations.values()], np.int64)
+
+    # -- weights -----------------------------------------------------------------------
+    @property
+    def W(self) -> np.ndarray:
+        """The signed effective matrix ``sign_source * magnitude`` (0 where no synapse): a copy."""
+        out = np.zeros(self._W.shape, dtype=self._W.dtype)
+        for pr in self.projections.values():
+            ts, ss = self.populations[pr.target], self.populations[pr.source]
+            block = self._W[ts, ss]
+            sign = -1.0 if self._pop(pr.source).inhibitory else 1.0
+            out[ts, ss] = sign * np.where(block >= 0, block, 0.0)
+        return out
+
+    @W.setter
+    def W(self, value: Any) -> None:
+        raise AttributeError("RateNetwork: a population network's weights are set per projection "
+                             "(RateProjection.w); read them with net.weights(name) or net.W")
+
+    def weights(self, name: str) -> np.ndarray:
+        """The ``(n_target, n_source)`` magnitudes of projection ``name`` (0 where there is no synapse)."""
+        pr = self._projection("RateNetwork.weights", "name", name)
+        block = self._W[self.populations[pr.target], self.populations[pr.source]]
+        return np.where(block >= 0, block, 0.0)
+
+    def connectivity(self, name: str) -> np.ndarray:
+        """Boolean ``(n_target, n_source)`` mask of the synapses of projection ``name``."""
+        pr = self._projection("RateNetwork.connectivity", "name", name)
+        return self._W[self.populations[pr.target], self.populations[pr.source]] >= 0
+
+    @property
+    def n(self) -> int:
+        return self._W.shape[0]
+
+    def _pop(self, name: str) -> RatePopulation:
+        return next(p for p in self.population_list if p.name == name)
+
+    def _projection(self, owner: str, what: str, name: Any) -> RateProjection:
+        if name not in self.projections:
+            raise ValueError(f"{owner}: {what} must name a projection {list(self.projections)}; got {name!r}")
+        return self.projections[name]
+
+    # -- running -----------------------------------------------------------------------
+    def run(self, steps: int, plasticity: dict | None = None, inputs: Any = None, x0: Any = None,
+            record_every: int = 1, progress: bool | None = None, bound: float = 1e6,
+            record_weights_every: int | None = None, weight_bound: float | None = None,
+            rule: Any = None) -> RateResult:
+        """Run ``steps`` steps with plasticity per projection; return what was recorded.
+
+        Parameters
+        ----------
+        steps : int
+            Number of steps, >= 1 (flow steps of length ``dt``, or map steps).
+        plasticity : dict[str, rule] or None
+            Projection name -> rate rule (or a sum of rules). A projection's rule state is
+            created at its first run and continued by later runs with an equal rule.
+        inputs : input form, or dict[str, input form]
+            External input ``I`` (added to each population's ``bias``): None, a number, an
+            ``(n,)`` or ``(steps, n)`` array, or a callable ``t -> (n,)``; for a dict, each
+            value is such a form for that population's neurons (``{"E": 0.5}``).
+        x0, record_every, progress, bound, record_weights_every, weight_bound
+            As in :meth:`RateNetwork.run`. ``x0`` defaults to ``Uniform(0, 1)`` from the seed.
+        rule
+            Not used by population networks (give ``plasticity``); raises if set.
+
+        Returns
+        -------
+        RateResult
+            With ``populations``; ``weights`` snapshots of the signed matrix ``net.W``.
+        """
+        owner = "RateNetwork.run"
+        if rule is not None:
+            raise TypeError(f"{owner}: a population network takes plasticity per projection, e.g. "
+                            f"plasticity={{'EE': rule}}; got rule={rule!r}")
+        steps = int(check_number(owner, "steps", steps, _steps_interval))
+        record_every = int(check_number(owner, "record_every", record_every, _steps_interval))
+        bound = float(check_number(owner, "bound", bound, _bound_interval))
+        weight_bound = bound if weight_bound is None else float(check_number(owner, "weight_bound", weight_bound,
+                                                                            _bound_interval))
+        if record_weights_every is not None:
+            record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every,
+                                                    _steps_interval))
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"{owner}: progress must be True, False or None; got {progress!r}")
+        plastic = self._check_plasticity(owner, plasticity)
+        n, W = self.n, self._W
+        dt_time = 1.0 if self.dynamics == "map" else self.dt
+        source = _PopulationInputs(owner, inputs, steps, self.populations, self.t, dt_time)
+        x = self._initial_state(owner, x0)
+        kernel = _KernelArgs(self, plastic)
+        present = W[W >= 0]
+        if present.size and present.max() > weight_bound:
+            raise ValueError(f"{owner}: weight_bound must be at least the largest weight {present.max():g} at the "
+                             f"start; got {weight_bound!r}")
+        snaps = _snapshot_steps(steps, record_weights_every, bool(plastic), W.nbytes)
+        est = steps * W.nbytes * 2 / 2e10
+        show = est > 2.0 if progress is None else progress
+        per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
+        cuts = sorted(set(snaps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
+        T = steps // record_every + 1
+        rec_x = np.empty((T, n), dtype=W.dtype)
+        rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
+        r = np.empty(n)
+        K.rates_into(self._act, self._k, self._e, self._cap, self._gain, self._thr, x, r)
+        if self.dynamics == "map":
+            r = x
+        h = self._recurrent(r)
+        rec_x[0], rec_r[0] = x, r
+        weights, weight_times = [self.W], [self.t]
+        p, code, k_bad, k_done, t0 = 1, 0, -1, 0, self.t
+        mode = K.MAP if self.dynamics == "map" else K.EULER
+        par = n >= PARALLEL_MIN_N and _num_threads() > 1
+        from tqdm.auto import tqdm
+
+        try:
+            with tqdm(total=steps, disable=not show, desc=owner, unit="step", leave=False) as bar:
+                for k0, k1 in zip(cuts[:-1], cuts[1:]):
+                    code, s, p = K.run_chunk(mode, par, W, self._row_pop, kernel.proj, self._start, self._stop,
+                                             self._sign, self._tau, self._bias, self._act, self._k, self._e, self._cap,
+                                             self._gain, self._thr, *kernel.rule_arrays(), x, r, h,
+                                             source.chunk(k0, k1), self.dt, bound, weight_bound, k0, k1 - k0,
+                                             record_every, rec_x, rec_r, p)
+                    kernel.unpack()
+                    bar.update(int(s))
+                    k_done = k0 + int(s)
+                    if code:
+                        k_bad = k_done + 1
+                        break
+                    if k1 in snaps:
+                        weights.append(self.W)
+                        weight_times.append(t0 + k1 * dt_time)
+        finally:
+            kernel.unpack()
+            self.x, self.t = x.copy(), t0 + k_done * dt_time
+        states = rec_x[:p]
+        return RateResult(
+            times=t0 + dt_time * np.arange(0, p * record_every, record_every, dtype=np.float64),
+            rates=states if self.dynamics == "map" else rec_r[:p], states=states,
+            weights=np.stack(weights), weight_times=np.array(weight_times),
+            diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
+            reason=_REASONS.get(int(code), ""), dynamics=self.dynamics, populations=dict(self.populations),
+        )
+
+    def _check_plasticity(self, owner: str, plasticity: Any) -> dict[str, Any]:
+        if plasticity is None:
+            return {}
+        if not isinstance(plasticity, dict):
+            raise TypeError(f"{owner}: plasticity must be a dict from projection name to rule, e.g. "
+                            f"{{'EE': Hebbian(eta=1e-3)}}; got {type(plasticity).__name__}")
+        for name, rule in plasticity.items():
+            self._projection(owner, "plasticity keys", name)
+            if rule is not None and not check_rule(owner, rule, name=f"plasticity[{name!r}]"):
+                raise TypeError(f"{owner}: plasticity[{name!r}] must be a registered rate rule (or a sum of them): "
+                                f"population networks run rules only in their kernel; got {type(rule).__name__}")
+        plastic = {k: v for k, v in plasticity.items() if v is not None}
+        for name, rule in plastic.items():
+            same = name in self._plasticity and self._plasticity[name] == rule
+            if not same:
+                pr = self.projections[name]
+                n_t = self.populations[pr.target].stop - self.populations[pr.target].start
+                n_s = self.populations[pr.source].stop - self.populations[pr.source].start
+                self.plasticity_state[name] = rule.init_state(n_t, n_s)
+                self._plasticity[name] = rule
+        return plastic
+
+    def _initial_state(self, owner: str, x0: Any) -> np.ndarray:
+        if x0 is None:
+            return self._rng.uniform(0.0, 1.0, self.n) if self.x is None else self.x.copy()
+        return super()._initial_state(owner, x0)
+
+    def _recurrent(self, r: np.ndarray) -> np.ndarray:
+        """``h = (signed W) r`` by the kernel's read-only pass."""
+        n = self.n
+        empty = np.zeros((1, n))
+        proj = _KernelArgs(self, {}).proj
+        h, flags = np.empty(n), np.zeros(n, np.int64)
+        K.full_pass(False, self._W, r.astype(self._W.dtype), r.astype(self._W.dtype), self._row_pop, proj,
+                    self._start, self._stop, self._sign, empty, empty, empty, np.zeros(1), np.zeros(1), math.inf,
+                    h, flags)
+        return h
+
+    # -- analysis ----------------------------------------------------------------------
+    def as_system(self, inputs: Any = None):
+        """The frozen-weight dynamics as a ``plasticity.metrics.Flow`` (or ``Map``), analytic Jacobian.
+
+        Flow: ``f(x) = (-x + W phi(x) + bias + I) / tau``, ``J = (-1 + W diag(phi'(x))) / tau``
+        with ``W`` the signed matrix and ``phi`` each population's activation (with the
+        gains and thresholds of intrinsic plasticity). ``inputs``: None, a number, an
+        ``(n,)`` array or a dict of them per population (a constant input).
+        """
+        from plasticity.metrics import Flow, Map
+
+        owner = "RateNetwork.as_system"
+        if callable(inputs):
+            raise TypeError(f"{owner}: inputs must be constant (None, a number, an (n,) array or a dict); got a callable")
+        I = _PopulationInputs(owner, inputs, 1, self.populations, 0.0, 1.0).chunk(0, 1)[0] + self._bias
+        W = self.W.astype(np.float64)
+        gain, thr, tau, n = self._gain.copy(), self._thr.copy(), self._tau.copy(), self.n
+        fns = [(self.populations[p.name], *numpy_activation(p.activation), p) for p in self.population_list]
+
+        def phi_dphi(u):
+            v, d = np.empty(n), np.empty(n)
+            for sl, f, df, pop in fns:
+                z = gain[sl] * u[sl] - thr[sl]
+                val, der = _population_phi(pop, f, df, z)
+                v[sl], d[sl] = val, der * gain[sl]
+            return v, d
+
+        if self.dynamics == "map":
+            def step(x):
+                return phi_dphi(W @ x + I)[0]
+
+            def jacobian(x):
+                return phi_dphi(W @ x + I)[1][:, None] * W
+
+            return Map(step, jacobian=jacobian, dim=n)
+
+        def rhs(x):
+            return (-x + W @ phi_dphi(x)[0] + I) / tau
+
+        def jacobian(x):
+            return (W * phi_dphi(x)[1][None, :] - np.eye(n)) / tau[:, None]
+
+        return Flow(rhs, jacobian=jacobian, dim=n)
+
+    def __repr__(self) -> str:
+        pops = ", ".join(f"{p.name}={p.n}{'(inh)' if p.inhibitory else ''}" for p in self.population_list)
+        return f"RateNetwork.from_populations([{pops}], projections={list(self.projections)}, dynamics={self.dynamics!r})"
+
+
+def _population_phi(pop: RatePopulation, f, df, z):
+    """``(phi(z), phi'(z))`` of one population, numpy (the kernel's ``activation``)."""
+    if pop.activation == "rectified_tanh":
+        val, der = np.maximum(np.tanh(z), 0.0), np.where(z > 0, 1.0 - np.tanh(z) ** 2, 0.0)
+    elif pop.activation == "power":
+        zp = np.maximum(z, 0.0)
+        val, der = pop.k * zp ** pop.exponent, np.where(z > 0, pop.k * pop.exponent * zp ** (pop.exponent - 1), 0.0)
+    else:
+        val, der = f(z), df(z)
+    if pop.max_rate is not None:
+        der = np.where(val < pop.max_rate, der, 0.0)
+        val = np.minimum(val, pop.max_rate)
+    return val, der
+
+
+class _KernelArgs:
+    """The packed rules of the plastic projections, as the arrays ``run_chunk`` takes."""
+
+    def __init__(self, net: PopulationRateNetwork, plastic: dict[str, Any]) -> None:
+        from plasticity.rules._base import PackedRule
+
+        npop, n = len(net.population_list), net.n
+        index = {p.name: k for k, p in enumerate(net.population_list)}
+        self.proj = np.full((npop, npop), -1, np.int64)
+        for pr in net.projections.values():
+            self.proj[index[pr.target], index[pr.source]] = 0
+        self.net, self.packed, self.names = net, [], list(plastic)
+        q_target, q_terms, kinds, soff, poff, q_neuron, lo, hi, rows, params = [], [0], [], [], [], [], [], [], [], []
+        row0, par0 = 0, 0
+        for q, name in enumerate(self.names):
+            pr, rule = net.projections[name], plastic[name]
+            t = net.populations[pr.target]
+            pk = PackedRule(rule, net.plasticity_state[name], t.stop - t.start)
+            self.packed.append(pk)
+            self.proj[index[pr.target], index[pr.source]] = q + 1
+            q_target.append(index[pr.target])
+            kinds.extend(pk.kinds)
+            q_terms.append(q_terms[-1] + len(pk.kinds))
+            soff.extend(row0 + pk.soff)
+            poff.extend(par0 + pk.poff)
+            q_neuron.append(row0 + pk.neuron_rows if pk.neuron_rows >= 0 else -1)
+            rlo, rhi = rule.weight_bounds()
+            lo.append(max(pr.w_min, rlo))
+            hi.append(min(pr.w_max, rhi))
+            if not lo[-1] < hi[-1]:
+                raise ValueError(f"RateNetwork.run: plasticity[{name!r}] has weight bounds [{rlo}, {rhi}] that do not "
+                                 f"overlap projection {name!r}'s [{pr.w_min}, {pr.w_max}]")
+            S = np.zeros((pk.S.shape[0], n))
+            S[:, :t.stop - t.start] = pk.S
+            rows.append(S)
+            params.append(pk.P)
+            row0 += S.shape[0]
+            par0 += pk.P.size
+        nq = len(self.names)
+        self.arrays = (
+            np.array(q_target, np.int64), np.array(q_terms, np.int64), np.array(kinds, np.int64),
+            np.array(soff, np.int64), np.array(poff, np.int64),
+            np.ascontiguousarray(np.concatenate(rows)) if rows else np.zeros((1, n)),
+            np.concatenate(params) if params else np.zeros(1), np.array(q_neuron, np.int64),
+            np.array(lo, dtype=net._W.dtype), np.array(hi, dtype=net._W.dtype),
+            np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)),
+        )
+        self._row_start = np.cumsum([0] + [r.shape[0] for r in rows])
+        if not nq:  # no neuron term: reset to the neutral gain and threshold
+            net._gain[:], net._thr[:] = 1.0, 0.0
+
+    def rule_arrays(self) -> tuple:
+        return self.arrays
+
+    def unpack(self) -> None:
+        S = self.arrays[5]
+        for q, pk in enumerate(self.packed):
+            width = pk.S.shape[1]
+            pk.S[...] = S[self._row_start[q]:self._row_start[q + 1], :width]
+            pk.unpack()
+
+
+class _PopulationInputs:
+    """External input of a population network as ``(m, n)`` blocks (``m = 1``: constant)."""
+
+    def __init__(self, owner: str, inputs: Any, steps: int, populations: dict[str, slice], t0: float,
+                 dt_time: float) -> None:
+        n = max(s.stop for s in populations.values())
+        self.n = n
+        if isinstance(inputs, dict):
+            for name in inputs:
+                if name not in populations:
+                    raise ValueError(f"{owner}: inputs keys must name a population {list(populations)}; got {name!r}")
+            self.parts = [(populations[k], InputSource(f"{owner} inputs[{k!r}]", v, steps,
+                                                       populations[k].stop - populations[k].start, t0, dt_time))
+                          for k, v in inputs.items()]
+        else:
+            self.parts = [(slice(0, n), InputSource(owner, inputs, steps, n, t0, dt_time))]
+        self.max_chunk = min(src.max_chunk for _, src in self.parts) if self.parts else steps
+
+    def chunk(self, k0: int, k1: int) -> np.ndarray:
+        blocks = [(sl, src.chunk(k0, k1)) for sl, src in self.parts]
+        m = max((b.shape[0] for _, b in blocks), default=1)
+        out = np.zeros((m, self.n))
+        for sl, b in blocks:
+            out[:, sl] = b
+        return out
+
+
+def ei_network(n_exc: int = 800, n_inh: int = 200, seed: int | np.random.Generator | None = None,
+               **overrides: Any) -> PopulationRateNetwork:
+    """See :meth:`RateNetwork.ei`."""
+    owner = "RateNetwork.ei"
+    params = dict(EI_DEFAULTS)
+    unknown = set(overrides) - set(params)
+    if unknown:
+        raise TypeError(f"{owner}: unknown keyword(s) {sorted(unknown)}; allowed: {sorted(params)}")
+    params.update(overrides)
+    n_exc = int(check_number(owner, "n_exc", n_exc, Interval(2, closed="left", integer=True)))
+    n_inh = int(check_number(owner, "n_inh", n_inh, Interval(2, closed="left", integer=True)))
+    p = params["p"]
+    pops = [
+        RatePopulation("E", n_exc, activation=params["activation"], tau=params["tau_e"], bias=params["bias_e"],
+                       max_rate=params["max_rate"]),
+        RatePopulation("I", n_inh, activation=params["activation"], inhibitory=True, tau=params["tau_i"],
+                       bias=params["bias_i"], max_rate=params["max_rate"]),
+    ]
+    size = {"E": n_exc, "I": n_inh}
+    projs = []
+    for name in ("EE", "EI", "IE", "II"):
+        J = float(check_number(owner, f"J_{name}", params[f"J_{name}"], Interval(0.0, closed="left")))
+        w = J / (p * size[name[0]])  # a neuron's summed weight from the source population is J
+        projs.append(RateProjection(name[0], name[1], p=p, w=w, w_max=params["w_max"]))
+    return PopulationRateNetwork(pops, projs, dynamics=params["dynamics"], dt=params["dt"], seed=seed,
+                                 dtype=params["dtype"])
+
+
+#: Defaults of :meth:`RateNetwork.ei` (each may be overridden by keyword).
+EI_DEFAULTS: dict[str, Any] = {
+    "p": 0.1, "J_EE": 0.5, "J_EI": 1.0, "J_IE": 1.0, "J_II": 1.0, "tau_e": 1.0, "tau_i": 0.5,
+    "bias_e": 3.0, "bias_i": 2.0, "activation": "relu", "max_rate": None, "w_max": math.inf,
+    "dynamics": "flow", "dt": 0.1, "dtype": np.float64,
+}
