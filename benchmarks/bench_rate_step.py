@@ -1,6 +1,6 @@
-"""Dense plastic rate step: the fused kernel against memory bandwidth and plain numpy.
+"""Dense plastic rate step: the fused kernel against memory bandwidth and plain numpy; E/I step.
 
-    python benchmarks/bench_rate_step.py [--large] [--repeats R]
+    python benchmarks/bench_rate_step.py [--large] [--repeats R] [--ei-sizes N ...]
 
 Step: ``x <- tanh(W x + I)`` with the BCM update of ``W[post, pre]`` and ``theta`` (a map, as
 ``RateNetwork.run(rule=BCM(...))`` runs it). Bytes counted: W read once and written once per
@@ -10,6 +10,14 @@ an array of W's size on the same threads, (2) plain numpy (``W @ x``, then
 ``W += eta * np.outer(...)``). In each of ``R`` rounds the three are timed back to back;
 times are medians over rounds, ratios medians of the per-round ratios. Target (TARGETS.md): at N = 8000 float64, >= 90% of (1) and
 >= 5x (2); judge at N >= 4000 (N = 2000 sits at the L3 size).
+
+E/I step (``RateNetwork.ei(0.8 N, 0.2 N)``, Euler flow, ``Hebbian + SynapticScaling`` on E->E):
+the population kernel reads every stored block once (absent synapses are stored, p = 0.1)
+and writes the plastic E->E block once, ``(2 n_E^2 + (N^2 - n_E^2)) itemsize`` bytes moved.
+Printed against the dense fused kernel at the same N in the same round: time per byte moved,
+and time per plastic byte (``2 n_E^2 itemsize``). The second cannot be below
+``(2 n_E^2 + N^2 - n_E^2) / (2 n_E^2) = 1.28`` at equal speed per byte, because the static
+blocks (E->I, I->E, I->I) must be read for the recurrent input.
 """
 from __future__ import annotations
 
@@ -36,7 +44,7 @@ def fused_stepper(n, dtype, seed=0):
     rule = BCM(eta=ETA, tau_theta=TAU_THETA)
     state = net._rule_state_for(rule)
     x = np.random.default_rng(seed).uniform(-1, 1, n)
-    stepper = models.rate._Stepper(net, rule.kind, rule, state, x, 1e6, 1e6, models.rate._row_absmax(net.W))
+    stepper = models.rate._Stepper(net, True, rule, state, x, 1e6, 1e6, models.rate._row_absmax(net.W))
     I = np.full((1, n), 0.1)
     rec = np.empty((1, n), dtype=dtype)
 
@@ -103,23 +111,78 @@ def bench(n, dtype, repeats):
     }
 
 
+def ei_stepper(n, dtype, seed=0):
+    """``RateNetwork.ei`` with plastic E->E, stepping through ``run`` (snapshots only at the ends)."""
+    from plasticity.rules import Hebbian, SynapticScaling
+
+    n_e = int(round(0.8 * n))
+    net = RateNetwork.ei(n_exc=n_e, n_inh=n - n_e, seed=seed, dtype=dtype)
+    rule = {"EE": Hebbian(eta=1e-7) + SynapticScaling(eta=1e-3, target=2.0, tau=10.0)}
+
+    def run(steps):
+        res = net.run(steps, plasticity=rule, record_every=steps, record_weights_every=steps, progress=False)
+        if res.diverged:
+            raise RuntimeError("benchmark E/I network diverged")
+
+    return run, n_e
+
+
+def bench_ei(n, dtype, repeats):
+    itemsize = np.dtype(dtype).itemsize
+    steps = max(20, min(400, int(1e9 / (n * n * itemsize))))
+    ei, n_e = ei_stepper(n, dtype)
+    fused, _, _ = fused_stepper(n, dtype)
+    ei(2), fused(1)
+    te, tf = [], []
+    for _ in range(repeats):
+        te.append(timed(ei, steps))
+        tf.append(timed(fused, steps))
+    te, tf = np.array(te), np.array(tf)
+    moved_ei = (2 * n_e * n_e + (n * n - n_e * n_e)) * itemsize
+    plastic_ei = 2 * n_e * n_e * itemsize
+    moved_dense = 2 * n * n * itemsize
+    per_byte = (te / moved_ei) / (tf / moved_dense)
+    per_plastic = (te / plastic_ei) / (tf / moved_dense)
+    return {"N": n, "dtype": np.dtype(dtype).name, "ei_ms": 1e3 * np.median(te), "dense_ms": 1e3 * np.median(tf),
+            "per_byte": per_byte, "per_plastic": per_plastic}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--large", action="store_true", help="include N = 8000 (0.5 GB of float64 weights)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--sizes", type=int, nargs="*", default=None)
+    p.add_argument("--ei-sizes", type=int, nargs="*", default=[1000, 4000],
+                   help="total N of the E/I benchmark (0.8 N excitatory)")
+    p.add_argument("--ei-only", action="store_true", help="only the E/I benchmark")
     args = p.parse_args(argv)
     sizes = args.sizes or ([500, 2000, 4000] + ([8000] if args.large else []))
     import numba
 
     print(f"numba threads: {numba.get_num_threads()}; parallel kernel from N >= {models.rate.PARALLEL_MIN_N}; "
           f"medians of {args.repeats} rounds")
+    if not args.ei_only:
+        dense_table(sizes, args.repeats)
+    print()
+    print("E/I step (plastic E->E) against the dense fused kernel at the same N, same rounds:")
+    header = f"{'N':>6} {'dtype':>8} {'E/I ms':>8} {'dense ms':>9} {'per byte moved':>22} {'per plastic byte':>22}"
+    print(header)
+    print("-" * len(header))
+    for n in args.ei_sizes:
+        for dtype in (np.float32, np.float64):
+            r = bench_ei(n, dtype, args.repeats)
+            q = lambda v: f"{np.median(v):.2f} [{v.min():.2f}-{v.max():.2f}]"
+            print(f"{r['N']:>6} {r['dtype']:>8} {r['ei_ms']:>8.3f} {r['dense_ms']:>9.3f} {q(r['per_byte']):>22} "
+                  f"{q(r['per_plastic']):>22}", flush=True)
+
+
+def dense_table(sizes, repeats):
     header = f"{'N':>6} {'dtype':>8} {'thr':>3} {'fused ms':>9} {'GB/s':>6} {'sweep GB/s':>10} {'frac bw':>7} {'numpy ms':>9} {'speedup':>7}"
     print(header)
     print("-" * len(header))
     for n in sizes:
         for dtype in (np.float32, np.float64):
-            r = bench(n, dtype, args.repeats)
+            r = bench(n, dtype, repeats)
             print(f"{r['N']:>6} {r['dtype']:>8} {r['threads']:>3} {r['fused_ms']:>9.3f} {r['fused_GBs']:>6.1f} "
                   f"{r['base_GBs']:>10.1f} {r['frac_bw']:>7.0%} {r['numpy_ms']:>9.2f} {r['speedup']:>6.1f}x", flush=True)
 

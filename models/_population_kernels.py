@@ -9,6 +9,7 @@ per step), ``q + 1`` plastic projection ``q`` (read and written once per step, i
 pass that computes the recurrent input of the next step, as in :mod:`models._rate_kernels`):
 
     W[i, j] <- clip(W[i, j] (1 + b_q[i]) + a_q[i] pre[j] + c_q[i], lo_q, hi_q)   (present j)
+    (computed in W's dtype; the coefficients are float64 and cast once per step)
     h[i]    <- sum_S sign_S sum_{j in S, present} W[i, j] nxt[j]
 
 Map: ``x <- phi(h + bias + I)``; pre = x_t, nxt = x_{t+1}, the rule's ``y`` = x_{t+1}.
@@ -59,26 +60,29 @@ def rates_into(act, k, e, cap, gain, thr, u, out):
 
 
 @njit(inline="always", fastmath=_FM)
-def _static_dot(row, nxt):
-    acc = 0.0
+def _static_dot(row, nxt, z0):
+    """``sum_j max(w_j, 0) nxt_j``: absent synapses (negative) add nothing. ``z0`` is a zero of
+    W's dtype, so that float32 rows are summed in float32 vector lanes, as in models._rate_kernels."""
+    acc = z0
     for j in range(row.shape[0]):
-        w = row[j]
-        acc += (w if w > 0.0 else 0.0) * nxt[j]
+        acc += max(row[j], z0) * nxt[j]
     return acc
 
 
 @njit(inline="always", fastmath=_FM)
-def _plastic_row(row, pre, nxt, ai, si, ci, lo, hi, wb):
-    acc = 0.0
+def _plastic_row(row, pre, nxt, ai, si, ci, lo, hi, wb, z0):
+    """Update the present weights of one block row (clip to [lo, hi]) and dot them with ``nxt``;
+    count weights past ``wb``. All arithmetic in W's dtype (the coefficients are cast once)."""
+    acc = z0
     nb = 0
     for j in range(row.shape[0]):
         w = row[j]
-        present = w >= 0.0
+        present = w >= z0
         v = min(max(w * si + ai * pre[j] + ci, lo), hi)
         v = v if present else w
         row[j] = v
-        acc += (v if present else 0.0) * nxt[j]
-        nb += present and v > wb
+        acc += (v if present else z0) * nxt[j]
+        nb += v > wb
     return acc, nb
 
 
@@ -86,6 +90,7 @@ def _plastic_row(row, pre, nxt, ai, si, ci, lo, hi, wb):
 def _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
     T = row_pop[i]
     it = i - start[T]
+    z0 = lo[0] - lo[0]  # a zero of W's dtype (lo has W's dtype and finite entries)
     total = 0.0
     nbad = 0
     for S in range(start.shape[0]):
@@ -94,11 +99,11 @@ def _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, 
             continue
         c0, c1 = start[S], stop[S]
         if code == 0:
-            acc = _static_dot(W[i, c0:c1], nxt[c0:c1])
+            acc = _static_dot(W[i, c0:c1], nxt[c0:c1], z0)
         else:
             q = code - 1
-            acc, nb = _plastic_row(W[i, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], 1.0 + B[q, it], C[q, it],
-                                   lo[q], hi[q], wb)
+            acc, nb = _plastic_row(W[i, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], B[q, it], C[q, it],
+                                   lo[q], hi[q], wb[0], z0)
             nbad += nb
         total += sign[S] * acc
     h[i] = total
@@ -137,7 +142,7 @@ def full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, h
 
 @njit(cache=True, nogil=True)
 def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k, e, cap, gain, thr,
-              q_target, q_terms, kinds, soff, poff, S, P, q_neuron, lo, hi, A, B, C,
+              q_target, q_terms, kinds, soff, poff, S, P, q_neuron, lo, hi, A64, B64, C64,
               x, r, h, I, dt, bound, wb, k0, nsteps, rec_every, rec_x, rec_r, p):
     """Advance ``nsteps`` steps in place (see the module docstring); returns ``(code, s, p)``.
 
@@ -154,6 +159,11 @@ def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k,
     pre = np.empty(n, dtype=W.dtype)
     nxt = np.empty(n, dtype=W.dtype)
     flags = np.zeros(n, dtype=np.int64)
+    # the pass's coefficients in W's dtype: A = a, B = 1 + b, C = c (as models._rate_kernels)
+    A = np.zeros(A64.shape, dtype=W.dtype)
+    B = np.ones(A64.shape, dtype=W.dtype)
+    C = np.zeros(A64.shape, dtype=W.dtype)
+    wbv = np.full(1, wb, dtype=W.dtype)
     dt_rule = 1.0 if mode == MAP else dt
     for s in range(nsteps):
         Ik = I[s] if I.shape[0] > 1 else I[0]
@@ -176,7 +186,11 @@ def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k,
             t0, t1 = start[T], stop[T]
             k1, k2 = q_terms[q], q_terms[q + 1]
             rule_coefficients(kinds[k1:k2], soff[k1 + q:k2 + q + 1], poff[k1 + q:k2 + q + 1], y[t0:t1], S, P,
-                              dt_rule, A[q], B[q], C[q])
+                              dt_rule, A64[q], B64[q], C64[q])
+            for i in range(t1 - t0):
+                A[q, i] = A64[q, i]
+                B[q, i] = 1.0 + B64[q, i]
+                C[q, i] = C64[q, i]
             if q_neuron[q] >= 0:
                 for i in range(t1 - t0):
                     thr[t0 + i] = S[q_neuron[q], i]
@@ -190,7 +204,7 @@ def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k,
             for i in range(n):
                 pre[i] = r[i]
                 nxt[i] = rn[i]
-        code = full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+        code = full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wbv, h, flags)
         if code != OK:
             return code, s, p
         for i in range(n):

@@ -278,12 +278,13 @@ class PopulationRateNetwork(RateNetwork):
     def _recurrent(self, r: np.ndarray) -> np.ndarray:
         """``h = (signed W) r`` by the kernel's read-only pass."""
         n = self.n
-        empty = np.zeros((1, n))
+        empty = np.zeros((1, n), dtype=self._W.dtype)
         proj = _KernelArgs(self, {}).proj
         h, flags = np.empty(n), np.zeros(n, np.int64)
+        zero = np.zeros(1, dtype=self._W.dtype)
         K.full_pass(False, self._W, r.astype(self._W.dtype), r.astype(self._W.dtype), self._row_pop, proj,
-                    self._start, self._stop, self._sign, empty, empty, empty, np.zeros(1), np.zeros(1), math.inf,
-                    h, flags)
+                    self._start, self._stop, self._sign, empty, empty, empty, zero, zero,
+                    np.full(1, np.inf, dtype=self._W.dtype), h, flags)
         return h
 
     # -- analysis ----------------------------------------------------------------------
@@ -394,7 +395,7 @@ class _KernelArgs:
             np.array(soff, np.int64), np.array(poff, np.int64),
             np.ascontiguousarray(np.concatenate(rows)) if rows else np.zeros((1, n)),
             np.concatenate(params) if params else np.zeros(1), np.array(q_neuron, np.int64),
-            np.array(lo, dtype=net._W.dtype), np.array(hi, dtype=net._W.dtype),
+            np.array(lo or [0.0], dtype=net._W.dtype), np.array(hi or [math.inf], dtype=net._W.dtype),
             np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)),
         )
         self._row_start = np.cumsum([0] + [r.shape[0] for r in rows])
