@@ -8,7 +8,10 @@ import pytest
 from scipy.linalg import expm
 
 from models import RateNetwork, RateResult
-from plasticity.rules import BCM, Hebbian, IntrinsicPlasticity, MetaplasticBCM, Oja, PairSTDP, SynapticScaling
+from models._rate_support import neuron_state
+from plasticity.rules import (BCM, Hebbian, HeterosynapticDecay, IntrinsicPlasticity, MetaplasticBCM, Oja, PairSTDP,
+                              SynapticScaling)
+from plasticity.rules.registry import RATE_RULES
 
 RULES = {
     "none": None,
@@ -19,6 +22,12 @@ RULES = {
     "intrinsic": IntrinsicPlasticity(eta=0.05, target=0.1, adapt_gain=True, eta_gain=0.02, target_var=0.05),
     "metaplastic": MetaplasticBCM(eta=0.05, tau_theta=2.0, tau_meta=8.0),
 }
+# Every registered rule's declared configurations, and a composition with a neuron term: a new
+# registered rule is run through the network kernels here without editing this file.
+REGISTERED = {f"{cls.__name__}[{k}]": rule for cls in RATE_RULES for k, rule in enumerate(cls.examples())}
+REGISTERED["hebbian+scaling+heterosynaptic+intrinsic"] = (
+    Hebbian(eta=0.02, decay=0.1) + SynapticScaling(eta=0.05, target=0.3, tau=4.0)
+    + HeterosynapticDecay(beta=0.05, w_ref=0.02) + IntrinsicPlasticity(eta=0.05, target=0.1))
 SCHEMES = [("map", "euler"), ("flow", "euler"), ("flow", "rk4")]
 
 
@@ -32,10 +41,10 @@ def reference_run(W, x0, steps, rule, dynamics, method, activation="tanh", tau=1
     W, x = W.copy(), x0.astype(np.float64)
     n = len(x)
     state = rule.init_state(n, n) if rule is not None else None
-    ip = isinstance(rule, IntrinsicPlasticity)
+    views = neuron_state(rule, state) if rule is not None else None  # (gain, threshold) of intrinsic plasticity
 
     def rate(u):  # intrinsic plasticity: phi(gain * u - threshold)
-        return phi_ref(activation, state.gain * u - state.threshold if ip else u)
+        return phi_ref(activation, views[0] * u - views[1] if views is not None else u)
 
     xs = [x]
     for k in range(steps):
@@ -67,10 +76,10 @@ def make(n=24, g=0.9, seed=1, dynamics="map", method="euler", dtype=np.float64, 
     return RateNetwork.random(n, g, seed=seed, dynamics=dynamics, method=method, dtype=dtype, **kw)
 
 
-@pytest.mark.parametrize("rule_name", list(RULES))
+@pytest.mark.parametrize("rule_name", list(RULES) + list(REGISTERED))
 @pytest.mark.parametrize("dynamics,method", SCHEMES)
 def test_fused_kernel_matches_numpy_loop_float64(rule_name, dynamics, method):
-    rule = RULES[rule_name]
+    rule = {**RULES, **REGISTERED}[rule_name]
     net = make(dynamics=dynamics, method=method, tau=2.0, dt=0.2)
     W0, x0 = net.W.copy(), np.random.default_rng(5).uniform(-1, 1, net.n)
     I = np.random.default_rng(6).normal(0, 0.3, (40, net.n))
@@ -81,11 +90,12 @@ def test_fused_kernel_matches_numpy_loop_float64(rule_name, dynamics, method):
     np.testing.assert_allclose(res.states, xs, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(net.W, W_ref, rtol=1e-10, atol=1e-12)
     if state is not None:
-        for name in rule.state_fields:
-            np.testing.assert_allclose(getattr(net.rule_state, name), getattr(state, name), rtol=1e-10, atol=1e-12)
+        for term, mine, ref in zip(rule.terms(), rule.term_states(net.rule_state), rule.term_states(state)):
+            for name in term.state_fields:
+                np.testing.assert_allclose(getattr(mine, name), getattr(ref, name), rtol=1e-10, atol=1e-12)
     if dynamics == "flow":
-        gain = getattr(net.rule_state, "gain", 1.0)
-        thr = getattr(net.rule_state, "threshold", 0.0) if rule_name == "intrinsic" else 0.0
+        views = neuron_state(rule, net.rule_state) if rule is not None else None
+        gain, thr = views if views is not None else (1.0, 0.0)
         # the recorded rate is tanh of the recorded state (the same float64 numbers): to rounding
         np.testing.assert_allclose(res.rates[-1], np.tanh(gain * res.states[-1] - thr), rtol=1e-12, atol=1e-14)
     assert not res.diverged and res.diverged_at is None and res.reason == ""
