@@ -1,6 +1,6 @@
 """Baselines that benchmarks measure in the same run as the code they judge.
 
-``bandwidth`` is the STREAM-like memory baseline of TARGETS.md: an in-place read-modify-write
+``bandwidth`` is the STREAM-like memory baseline of benchmarks/TARGETS.md: an in-place read-modify-write
 sweep ``a[i] = a[i] * s + t`` in numba over an array of a given size, on numba's threads (the
 threads the kernels use), reported as bytes moved (read + write) per second.
 """

@@ -11,7 +11,7 @@ all-to-all visual-cortex set; I->E inhibitory STDP, Vogels et al. 2011), simulat
 Each measurement runs in a fresh subprocess (so compilation and caches are what a user
 gets); wall times are split into the simulation loop alone and end to end (network
 construction to result). The machine is shared: ratios against brian2 measured in the same
-run are what to read; medians over ``--repeats``. Targets (../shared/TARGETS.md): plastic loop
+run are what to read; medians over ``--repeats``. Targets (benchmarks/TARGETS.md): plastic loop
 <= 1/4 of standalone's loop, static loop <= 1/3, warm end to end <= 1/6 of standalone's end to
 end, first run <= 1/2 of it.
 

@@ -3,14 +3,14 @@
 Per step of the QR method (x <- tanh(W x), Q <- J Q re-orthonormalised, J = diag(1 - x'^2) W):
 
 * ``numpy``: the plain loop, Jacobian build + ``J @ Q`` + ``np.linalg.qr`` (geqrf + orgqr);
-* ``floor``: the Householder-form floor (TARGETS.md): the LAPACK work of one step alone on fixed
+* ``floor``: the Householder-form floor (benchmarks/TARGETS.md): the LAPACK work of one step alone on fixed
   arrays, ``dormqr`` (J Q with Q as reflectors) + ``dgeqrf`` with queried workspaces, scipy's
   OpenBLAS only, no Jacobian, no state;
 * ``gemm+geqrf``: for reference, one ``dgemm`` J Q plus ``dgeqrf`` (explicit Q);
 * ``ours``: ``lyapunov_spectrum(rate_system(W), x0, steps)`` (full spectrum) and with ``k = 100``.
 
 The machine is shared: the variants run interleaved, ``--repeats`` times, and the medians of
-ms/step and their ratios are printed. Targets (../shared/TARGETS.md): full <= 1.1x the floor;
+ms/step and their ratios are printed. Targets (benchmarks/TARGETS.md): full <= 1.1x the floor;
 top 100 <= 10% of full.
 
     python benchmarks/bench_lyapunov.py [--n 1000] [--steps 30] [--repeats 5] [--threads 1]

@@ -8,7 +8,7 @@ step, ``2 N^2 itemsize``. Baselines measured in the same run (the machine is sha
 noisy; compare the ratios): (1) the in-place read-modify-write sweep of ``_baselines`` over
 an array of W's size on the same threads, (2) plain numpy (``W @ x``, then
 ``W += eta * np.outer(...)``). In each of ``R`` rounds the three are timed back to back;
-times are medians over rounds, ratios medians of the per-round ratios. Target (TARGETS.md): at N = 8000 float64, >= 90% of (1) and
+times are medians over rounds, ratios medians of the per-round ratios. Target (benchmarks/TARGETS.md): at N = 8000 float64, >= 90% of (1) and
 >= 5x (2); judge at N >= 4000 (N = 2000 sits at the L3 size).
 
 E/I step (``RateNetwork.ei(0.8 N, 0.2 N)``, Euler flow, ``Hebbian + SynapticScaling`` on E->E):

@@ -3,7 +3,7 @@
 Baseline: ``torch.nn.RNN`` (tanh, batch_first) plus a linear read-out, of the same sizes, timed
 in the same run. Reported: median ms per step over repeats and the ratio to the baseline for
 ``models.rnn.RNN`` (alpha = 1 and alpha = 0.2) and ``PlasticRNN`` (Hebbian rule with learnable
-eta and decay; per-synapse and global plasticity coefficients). Target (shared/TARGETS.md):
+eta and decay; per-synapse and global plasticity coefficients). Target (benchmarks/TARGETS.md):
 PlasticRNN <= 2x torch.nn.RNN.
 
     python benchmarks/bench_rnn.py [--threads 1] [--repeats 7] [--steps 10]

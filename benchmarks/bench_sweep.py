@@ -1,6 +1,6 @@
 """Sweep: 16 CPU-bound points serially and on 2 local worker processes; prints the speedup.
 
-Target (../shared/TARGETS.md): >= 1.8x serial on 2 workers. Each point is a single-threaded
+Target (benchmarks/TARGETS.md): >= 1.8x serial on 2 workers. Each point is a single-threaded
 numba loop (a logistic map iterated ~0.5 s), so the serial baseline uses one core and the ratio
 measures what the sweep machinery lets through: process start-up, pickling, the store's
 atomic writes. A second baseline, a bare ``ProcessPoolExecutor.map`` of the same calls, says

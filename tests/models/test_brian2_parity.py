@@ -199,7 +199,7 @@ def test_benchmark_statistics_match_brians_own_script(kind):
     ref = [_stats(*brian2_benchmark(kind, 100 + s, duration), duration) for s in seeds]
     assert_same_distribution(ours, ref)
     if kind == "coba":
-        # Brette et al. (2007): about 20 Hz, CV of ISI about 1.6-1.8 (TARGETS.md)
+        # Brette et al. (2007): about 20 Hz, CV of ISI about 1.6-1.8 (benchmarks/TARGETS.md)
         for d in ours + ref:
             assert 15.0 < d["rate_E"] < 25.0 and 1.4 < d["cv_E"] < 2.0
 

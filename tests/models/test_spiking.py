@@ -125,7 +125,7 @@ def test_coba_matches_published_statistics():
     res = SpikingNetwork.coba(seed=0).run(1.0)
     assert res.spike_indices.max() < 4000 and res.populations == {"E": slice(0, 3200), "I": slice(3200, 4000)}
     # Brette et al. (2007) J Comput Neurosci 23:349, benchmark 1: about 20 Hz, CV of ISI about
-    # 1.6-1.8 (TARGETS.md). Seed-to-seed spread here (6 seeds, 2 s): rates 17.7-21.6 Hz, CV
+    # 1.6-1.8 (benchmarks/TARGETS.md). Seed-to-seed spread here (6 seeds, 2 s): rates 17.7-21.6 Hz, CV
     # 1.58-1.71, so the bands are the published values +- ~3 spreads for a 1 s run.
     for pop in ("E", "I"):
         assert 15.0 < res.rates[pop] < 25.0

@@ -3,7 +3,7 @@
 Each test is parametrised over ``RULES`` (configured instances of every rule class in
 ``plasticity.rules.ALL_RULES``; the spiking ones come from ``_spiking_cases.py`` beside this
 file), so ``pytest -k kernel_matches`` runs one property across all rules. Error tests are
-generated from each rule's declared ``constraints`` (STYLE.md sections 6 and 8).
+generated from each rule's declared ``constraints``.
 """
 from __future__ import annotations
 
