@@ -261,7 +261,7 @@ class PlasticRNN(_LeakyRNNBase):
         W_t, A, rule = self.W_hh.t(), self.plasticity_coef, self.rule
         hebb = inputs.new_zeros(B, n, n)
         state = rule.init_state(n, n, batch=(B,), dtype=inputs.dtype, device=inputs.device)
-        intrinsic = "gain" in state._fields and "threshold" in state._fields
+        intrinsic = _neuron_state(rule, state) is not None
         rule._check_step(hebb, h, h, state, self.rule_dt)  # shapes are fixed from here on
         hs = []
         for t in range(inputs.shape[1]):
@@ -272,14 +272,15 @@ class PlasticRNN(_LeakyRNNBase):
                 z = z + A * torch.linalg.vecdot(hebb, h.unsqueeze(-2))
             else:
                 z = z + torch.linalg.vecdot(A * hebb, h.unsqueeze(-2))
-            if intrinsic:
-                z = state.gain * z - state.threshold
+            if intrinsic:  # intrinsic plasticity, alone or as a term of a Combined rule
+                ip = _neuron_state(rule, state)
+                z = ip.gain * z - ip.threshold
             h_new = self._leak(h, z)
             hebb, state = rule._step(hebb, h, h_new, state, self.rule_dt)
             h = h_new
             hs.append(h)
         self.last_hebb = hebb.detach()
-        self.last_rule_state = type(state)(*(s.detach() for s in state))
+        self.last_rule_state = _detached(state)
         return self._finish(hs, return_hidden, retain_hidden_grad)
 
     def _effective_weights(self, hebb: Any) -> torch.Tensor:
@@ -291,3 +292,23 @@ class PlasticRNN(_LeakyRNNBase):
                 f"PlasticRNN.as_system: hebb has shape {tuple(hebb.shape)}; expected ({self.n_hidden}, {self.n_hidden}) = (n_hidden, n_hidden)"
             )
         return self.W_hh.double() + self.plasticity_coef.double() * hebb
+
+
+def _neuron_state(rule: Any, state: Any) -> Any:
+    """The state (with ``gain`` and ``threshold``) of the rule or term that acts on the neurons, or None."""
+    if hasattr(rule, "terms") and hasattr(state, "terms"):
+        for term, st in zip(rule.terms(), state.terms):
+            if getattr(term, "acts_on_neurons", False):
+                return st
+        return None
+    return state if getattr(rule, "acts_on_neurons", False) else None
+
+
+def _detached(state: Any) -> Any:
+    """A rule state (a NamedTuple of tensors, or of the terms' states) with every tensor detached."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, tuple):
+        items = [_detached(s) for s in state]
+        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
+    return state

@@ -11,15 +11,24 @@ batched over leading dimensions, device- and dtype-agnostic (Norse-style state):
 
 :class:`PolynomialRule` is the generic rule of Confavreux et al. (2020) whose 27 coefficients
 can be learned; :func:`plasticity.torch.metalearn.metalearn_oja` recovers Oja's rule with it.
+Rate rules add up like the numpy ones: ``Hebbian(...) + SynapticScaling(...)`` is a
+:class:`Combined` rule; ``TorchRule.from_numpy(rule)`` is the twin of a configured numpy rule.
 """
-from plasticity.torch._base import RowAffineRule, TorchRule
+from plasticity.torch._base import RowAffineRule, TorchRule, twin_class
 from plasticity.torch.metalearn import MetaLearnResult, metalearn_oja
 from plasticity.torch.polynomial import TERM_NAMES, TERMS, PolynomialRule, PolynomialState, term_index
 from plasticity.torch.rules import (
     BCM,
+    TWINS,
     BCMState,
+    Combined,
+    CombinedState,
     Hebbian,
     HebbianState,
+    HeterosynapticDecay,
+    HeterosynapticDecayState,
+    InhibitoryPlasticity,
+    InhibitoryPlasticityState,
     IntrinsicPlasticity,
     IntrinsicPlasticityState,
     MetaplasticBCM,
@@ -30,16 +39,16 @@ from plasticity.torch.rules import (
     SynapticScalingState,
 )
 
-#: Every differentiable rule class exported here (twins of the rate rules, then the generic one).
-ALL_RULES: tuple[type[TorchRule], ...] = (
-    Hebbian, Oja, BCM, SynapticScaling, IntrinsicPlasticity, MetaplasticBCM, PolynomialRule,
-)
+#: Every differentiable rule class exported here (the twins of the registered rate rules, in
+#: the registry's order, then the generic one). ``Combined`` sums twins and is not listed.
+ALL_RULES: tuple[type[TorchRule], ...] = TWINS + (PolynomialRule,)
 
 __all__ = [
-    "TorchRule", "RowAffineRule", "ALL_RULES",
+    "TorchRule", "RowAffineRule", "ALL_RULES", "TWINS", "twin_class", "Combined", "CombinedState",
     "Hebbian", "HebbianState", "Oja", "OjaState", "BCM", "BCMState",
     "SynapticScaling", "SynapticScalingState", "IntrinsicPlasticity", "IntrinsicPlasticityState",
-    "MetaplasticBCM", "MetaplasticBCMState",
+    "MetaplasticBCM", "MetaplasticBCMState", "InhibitoryPlasticity", "InhibitoryPlasticityState",
+    "HeterosynapticDecay", "HeterosynapticDecayState",
     "PolynomialRule", "PolynomialState", "TERMS", "TERM_NAMES", "term_index",
     "metalearn_oja", "MetaLearnResult",
 ]

@@ -1,13 +1,33 @@
-"""What every torch rule shares: parameters that may be floats, tensors or Parameters, and checks.
+"""What every torch rule shares: parameters declared by the numpy twin, floats/tensors/Parameters, checks.
 
 A torch rule is a ``torch.nn.Module`` so that a rule held by a model contributes its
 ``torch.nn.Parameter`` s to ``model.parameters()`` and moves with ``model.to(device)``.
+
+**Twins.** The differentiable twin of a numpy rate rule declares only what is torch-specific:
+its NamedTuple state and its differentiable ``_coefficients`` (and, if a state field's initial
+value is not the parameter ``<field>0``, where it starts)::
+
+    class BCM(RowAffineRule, twin_of=plasticity.rules.BCM):
+        state_class = BCMState                       # fields must equal BCM.state_fields
+
+        def _coefficients(self, y, state, dt):       # -> (a, b, c, state_new)
+            ...
+
+Everything else is read from the numpy dataclass when the class is created
+(:meth:`TorchRule.__init_subclass__`): the parameter names, order and defaults
+(``dataclasses.fields``), ``constraints``, the weight ``bounds``, ``acts_on_neurons``, and
+a generated ``__init__(*args, **kwargs)`` that binds its arguments like the dataclass's.
+Cross-parameter checks are the numpy rule's own ``_check_together``, run on the plain values
+(or, for tensor parameters, once per element), so errors read exactly as the numpy ones.
+
 Parameters are stored by kind:
 
 - a Python number is validated like the numpy rule (same constraint, same message) and kept
   as a float: it works with any dtype and device;
 - a ``torch.nn.Parameter`` is registered as a parameter (learnable, e.g. meta-learned);
-- any other tensor is registered as a buffer (moves with ``.to()``, not learned).
+- any other tensor is registered as a buffer (moves with ``.to()``, not learned);
+- a parameter without a declared range (``IntrinsicPlasticity.adapt_gain``, ``eta_gain``) is
+  checked by ``_check_together`` only and kept as given (a tensor is registered as above).
 
 Tensor parameters are validated elementwise at construction (once; during learning they may
 leave the range, which is the learner's business). A tensor parameter is a scalar or
@@ -21,6 +41,8 @@ synchronise a GPU every step.
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 from numbers import Integral, Real
 from typing import Any, ClassVar, NamedTuple
@@ -29,7 +51,19 @@ import torch
 
 from plasticity._validation import Interval, check_number
 
-__all__ = ["TorchRule", "RowAffineRule", "check_tensor_param"]
+__all__ = ["TorchRule", "RowAffineRule", "check_tensor_param", "twin_class"]
+
+# numpy rule class -> its torch twin (filled by TorchRule.__init_subclass__)
+_TWINS: dict[type, type] = {}
+
+
+def twin_class(numpy_cls: type) -> type:
+    """The torch twin of a numpy rule class; ``TypeError`` if it has none."""
+    try:
+        return _TWINS[numpy_cls]
+    except (KeyError, TypeError):
+        name = getattr(numpy_cls, "__name__", repr(numpy_cls))
+        raise TypeError(f"{name} has no torch twin in plasticity.torch") from None
 
 
 def check_tensor_param(owner: str, name: str, value: torch.Tensor, allowed: Interval) -> None:
@@ -67,29 +101,158 @@ def _batch_shape(owner: str, batch: Any) -> tuple[int, ...]:
     return shape
 
 
+def _full(shape, value, dtype, device) -> torch.Tensor:
+    """A tensor of ``shape`` filled with ``value`` (a float or a tensor, kept differentiable)."""
+    return torch.zeros(shape, dtype=dtype, device=device) + value
+
+
+def _numpy_check_together(numpy_cls: type, values: dict[str, Any]) -> None:
+    """Run ``numpy_cls._check_together`` on ``values`` (plain Python values) without ``__init__``."""
+    proxy = object.__new__(numpy_cls)
+    for name, v in values.items():
+        object.__setattr__(proxy, name, v)  # the numpy rules are frozen dataclasses
+    numpy_cls._check_together(proxy)
+
+
 class TorchRule(torch.nn.Module):
     """Base of the differentiable rules (see the module docstring)."""
 
     constraints: ClassVar[dict[str, Interval]] = {}
     state_class: ClassVar[type] = NamedTuple  # set by subclasses
+    #: the numpy rule this class is the twin of (None: not a twin, e.g. PolynomialRule)
+    twin: ClassVar[type | None] = None
+    #: constructor parameters, in the numpy dataclass's order (read from it for twins)
+    param_names: ClassVar[tuple[str, ...]] = ()
+    #: state field -> the parameter (name) or constant it starts at; default ``<field>0``
+    initial: ClassVar[dict[str, str | float]] = {}
+    acts_on_neurons: ClassVar[bool] = False
+
+    def __init_subclass__(cls, twin_of: type | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if twin_of is not None:
+            cls._declare_twin(twin_of)
+
+    @classmethod
+    def _declare_twin(cls, numpy_cls: type) -> None:
+        from plasticity.rules._base import Rule
+
+        name = cls.__name__
+        if not (isinstance(numpy_cls, type) and issubclass(numpy_cls, Rule) and dataclasses.is_dataclass(numpy_cls)):
+            raise TypeError(f"{name}: twin_of must be a numpy rule dataclass from plasticity.rules; got {numpy_cls!r}")
+        fields = [f for f in dataclasses.fields(numpy_cls) if f.init]
+        params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        for f in fields:
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = inspect.Parameter.empty
+            params.append(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+        cls.twin = numpy_cls
+        cls.param_names = tuple(f.name for f in fields)
+        cls.constraints = dict(numpy_cls.constraints)
+        cls.acts_on_neurons = bool(getattr(numpy_cls, "acts_on_neurons", False))
+        if issubclass(cls, RowAffineRule):
+            cls.w_bounds = getattr(numpy_cls, "bounds", None)
+        # the state: declared here (torch-specific), but its fields are the numpy rule's
+        state_cls = cls.__dict__.get("state_class")
+        numpy_fields = tuple(getattr(numpy_cls, "state_fields", ()))
+        if not (isinstance(state_cls, type) and issubclass(state_cls, tuple) and hasattr(state_cls, "_fields")):
+            raise TypeError(f"{name}: a twin must declare state_class, a NamedTuple with the fields {numpy_fields} "
+                            f"of {numpy_cls.__name__}.state_fields; got {state_cls!r}")
+        if tuple(state_cls._fields) != numpy_fields:
+            raise TypeError(f"{name}: {state_cls.__name__} has the fields {tuple(state_cls._fields)}; expected "
+                            f"{numpy_fields} = {numpy_cls.__name__}.state_fields (same names, same order)")
+        if cls._initial_state is TorchRule._initial_state:
+            for f in numpy_fields:
+                src = cls.initial.get(f, f"{f}0")
+                if isinstance(src, str) and src not in cls.param_names:
+                    raise TypeError(f"{name}: no initial value for state field {f!r} (no parameter {src!r}); declare "
+                                    f"initial = {{{f!r}: <parameter name or number>}} or override _initial_state")
+        sig = inspect.Signature(params)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            TorchRule.__init__(self)
+            try:
+                bound = sig.bind(self, *args, **kwargs)
+            except TypeError as err:
+                raise TypeError(f"{name}: {err}") from None
+            bound.apply_defaults()
+            values = dict(bound.arguments)
+            del values["self"]
+            self._init_params(values)
+
+        __init__.__signature__ = sig
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__.__doc__ = f"Parameters as :class:`{numpy_cls.__module__}.{numpy_cls.__name__}`; floats, tensors or Parameters."
+        cls.__init__ = __init__
+        _TWINS.setdefault(numpy_cls, cls)
+
+    @classmethod
+    def from_numpy(cls, rule: Any) -> "TorchRule":
+        """The torch twin of a numpy rate rule instance, with the same parameter values.
+
+        Called on :class:`TorchRule` it picks the twin class of ``rule``; a numpy
+        :class:`~plasticity.rules.Combined` becomes a torch ``Combined`` of the terms' twins.
+        """
+        from plasticity.rules.combined import Combined as NumpyCombined
+
+        if isinstance(rule, NumpyCombined):
+            from plasticity.torch.rules import Combined
+
+            return Combined(*(TorchRule.from_numpy(t) for t in rule.terms()))
+        target = twin_class(type(rule)) if cls.twin is None else cls
+        if not isinstance(rule, target.twin):
+            raise TypeError(f"{target.__name__}.from_numpy: expected a {target.twin.__name__}; got {type(rule).__name__}")
+        return target(**{n: getattr(rule, n) for n in target.param_names})
 
     # -- parameters ---------------------------------------------------------------------
-    def _set_param(self, name: str, value: Any, allowed: Interval) -> None:
+    def _init_params(self, values: dict[str, Any]) -> None:
+        """Validate the bound constructor arguments like the numpy twin, then store them."""
+        for name, allowed in self.constraints.items():  # in the numpy class's order of checks
+            self._check_param(name, values[name], allowed)
+        for name, value in values.items():  # registered in the order of the parameters
+            self._store_param(name, value)
+        self._check_together_like_numpy(values)
+
+    def _check_together_like_numpy(self, values: dict[str, Any]) -> None:
+        """The numpy rule's cross-parameter checks: on the values, or per element of tensors."""
+        from plasticity.rules._base import Rule
+
+        numpy_cls = self.twin
+        if numpy_cls is None or numpy_cls._check_together is Rule._check_together:
+            return
+        tensors = {n: v for n, v in values.items() if isinstance(v, torch.Tensor)}
+        if not tensors:
+            _numpy_check_together(numpy_cls, values)
+            return
+        try:
+            shape = torch.broadcast_shapes(*(t.shape for t in tensors.values()))
+        except RuntimeError:
+            return  # incompatible shapes: check_shapes reports them
+        flat = {n: t.detach().cpu().broadcast_to(shape).reshape(-1) for n, t in tensors.items()}
+        for k in range(math.prod(shape)):
+            _numpy_check_together(numpy_cls, {**values, **{n: f[k].item() for n, f in flat.items()}})
+
+    def _check_param(self, name: str, value: Any, allowed: Interval) -> None:
         owner = type(self).__name__
-        if isinstance(value, torch.nn.Parameter):
+        if isinstance(value, torch.Tensor):
             check_tensor_param(owner, name, value, allowed)
+        else:
+            check_number(owner, name, value, allowed)
+
+    def _store_param(self, name: str, value: Any) -> None:
+        if isinstance(value, torch.nn.Parameter):
             self.register_parameter(name, value)
         elif isinstance(value, torch.Tensor):
-            check_tensor_param(owner, name, value, allowed)
             # kept as given (not detached): a tensor computed from something learned stays in
             # the graph; rules never write to their parameters, so sharing it is safe
             self.register_buffer(name, value)
+        elif name in self.constraints:
+            setattr(self, name, float(value))
         else:
-            setattr(self, name, float(check_number(owner, name, value, allowed)))
-
-    def _set_params(self, **values: Any) -> None:
-        for name, value in values.items():
-            self._set_param(name, value, self.constraints[name])
+            setattr(self, name, value)  # no declared range: checked by _check_together, kept as is
 
     def _param_device(self) -> torch.device | None:
         for t in self._tensors():
@@ -97,8 +260,8 @@ class TorchRule(torch.nn.Module):
         return None
 
     def _tensors(self):
-        yield from self.parameters(recurse=False)
-        yield from self.buffers(recurse=False)
+        yield from self.parameters()
+        yield from self.buffers()
 
     def check_shapes(self, n_post: int, n_pre: int) -> None:
         """Raise ``ValueError`` if a tensor parameter cannot broadcast to ``(n_post,)``.
@@ -121,10 +284,10 @@ class TorchRule(torch.nn.Module):
 
     def extra_repr(self) -> str:
         parts = []
-        for name in self.constraints:
+        for name in self.param_names or tuple(self.constraints):
             v = getattr(self, name, None)
             if isinstance(v, torch.Tensor):
-                v = f"{float(v):g}" if v.numel() == 1 else f"tensor{tuple(v.shape)}"
+                v = f"{float(v.detach()):g}" if v.numel() == 1 else f"tensor{tuple(v.shape)}"
             parts.append(f"{name}={v}")
         return ", ".join(parts)
 
@@ -150,7 +313,12 @@ class TorchRule(torch.nn.Module):
         return self._initial_state(shape, dtype, device)
 
     def _initial_state(self, shape: tuple[int, ...], dtype: torch.dtype, device: Any) -> Any:
-        return self.state_class()
+        """Each state field filled with its :attr:`initial` source (default: parameter ``<field>0``)."""
+        values = []
+        for f in self.state_class._fields:
+            src = self.initial.get(f, f"{f}0")
+            values.append(_full(shape, getattr(self, src) if isinstance(src, str) else float(src), dtype, device))
+        return self.state_class(*values)
 
     def update(self, W: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, state: Any, dt: float):
         """One explicit-Euler step of length ``dt``; returns ``(W_new, state_new)``.
@@ -188,35 +356,44 @@ class TorchRule(torch.nn.Module):
                     f"{owner}: {name} has shape {tuple(t.shape)}; expected (*batch, {n}) = {what} "
                     f"from W[post, pre] of shape {tuple(W.shape)}"
                 )
-        if not isinstance(state, self.state_class):
-            raise TypeError(f"{owner}: state must be a {self.state_class.__name__} from init_state; got {type(state).__name__}")
-        for name, t in zip(state._fields, state):
-            if t.shape[-1:] != (n_post,):
-                raise ValueError(
-                    f"{owner}: state.{name} has shape {tuple(t.shape)}; expected (*batch, {n_post}) = n_post "
-                    f"from W[post, pre] of shape {tuple(W.shape)}"
-                )
+        tensors = self._check_state(owner, "state", state, W)
         try:
-            torch.broadcast_shapes(W.shape[:-2], pre.shape[:-1], post.shape[:-1], *(t.shape[:-1] for t in state))
+            torch.broadcast_shapes(W.shape[:-2], pre.shape[:-1], post.shape[:-1], *(t.shape[:-1] for t in tensors))
         except RuntimeError:
             raise ValueError(
                 f"{owner}: batch shapes do not broadcast: W {tuple(W.shape)}, pre {tuple(pre.shape)}, "
-                f"post {tuple(post.shape)}, state {[tuple(t.shape) for t in state]}"
+                f"post {tuple(post.shape)}, state {[tuple(t.shape) for t in tensors]}"
             ) from None
         if isinstance(dt, torch.Tensor):
             return
         if isinstance(dt, bool) or not isinstance(dt, Real) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
 
+    def _check_state(self, owner: str, where: str, state: Any, W: torch.Tensor) -> list[torch.Tensor]:
+        """Raise unless ``state`` is this rule's state for ``W``; return its tensors."""
+        n_post = W.shape[-2]
+        if not isinstance(state, self.state_class):
+            raise TypeError(f"{owner}: {where} must be a {self.state_class.__name__} from init_state; "
+                            f"got {type(state).__name__}")
+        for name, t in zip(state._fields, state):
+            if t.shape[-1:] != (n_post,):
+                raise ValueError(
+                    f"{owner}: {where}.{name} has shape {tuple(t.shape)}; expected (*batch, {n_post}) = n_post "
+                    f"from W[post, pre] of shape {tuple(W.shape)}"
+                )
+        return list(state)
+
 
 class RowAffineRule(TorchRule):
     """A rule whose weight change is row-affine (as the numba kernel):
 
-        W[..., i, :] <- clip(W[..., i, :] * (1 + b[..., i]) + a[..., i] * x, w_min, w_max)
+        W[..., i, :] <- clip(W[..., i, :] * (1 + b[..., i]) + a[..., i] * x + c[..., i], w_min, w_max)
 
-    Subclasses implement ``_coefficients(y, state, dt) -> (a, b, state_new)`` where ``a`` or
-    ``b`` may be ``None`` for zero (that term is then skipped), computed from the old state;
-    ``b`` may also be a scalar (a float or a 0-d tensor) when every row shares it.
+    Subclasses implement ``_coefficients(y, state, dt) -> (a, b, c, state_new)`` computed from
+    the old state, where any of ``a``, ``b``, ``c`` may be ``None`` for zero (that term is then
+    skipped) and ``b``, ``c`` may also be a scalar (a float or a 0-d tensor) when every row
+    shares it. The coefficients of a sum of rules are the sums of the terms' coefficients
+    (:class:`plasticity.torch.Combined`; ``rule_a + rule_b``).
     """
 
     w_bounds: ClassVar[tuple[str, str] | None] = None
@@ -224,26 +401,41 @@ class RowAffineRule(TorchRule):
     def _coefficients(self, y, state, dt):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def weight_bounds(self) -> tuple[Any, Any]:
+        """``(w_min, w_max)``: floats or tensors (per row when ``(n_post,)``); infinite if unbounded."""
+        if self.w_bounds is None:
+            return -math.inf, math.inf
+        return getattr(self, self.w_bounds[0]), getattr(self, self.w_bounds[1])
+
+    def __add__(self, other: Any) -> "RowAffineRule":
+        from plasticity.torch.rules import Combined
+
+        return Combined(self, other)
+
     def _step(self, W, pre, post, state, dt):
-        a, b, new_state = self._coefficients(post, state, dt)
+        a, b, c, new_state = self._coefficients(post, state, dt)
         W_new = W
         if b is not None:
-            # b is per row (..., n_post), or a scalar when it is the same for every row
-            scale = 1.0 + b
-            W_new = W_new * (scale.unsqueeze(-1) if isinstance(scale, torch.Tensor) and scale.ndim > 0 else scale)
+            W_new = W_new * _rows(1.0 + b)  # b per row (..., n_post), or a scalar for every row
         if a is not None:
-            W_new = torch.addcmul(W_new, a.unsqueeze(-1), pre.unsqueeze(-2))  # one pass: W + a x^T
-        if self.w_bounds is not None:
-            lo, hi = (getattr(self, n) for n in self.w_bounds)
-            if not (_is_inf(lo) and _is_inf(hi)):
-                W_new = _clamp(W_new, lo, hi)
+            W_new = torch.addcmul(W_new, _rows(a), pre.unsqueeze(-2))  # one pass: W + a x^T
+        if c is not None:
+            W_new = W_new + _rows(c)
+        lo, hi = self.weight_bounds()
+        if not (_is_inf(lo) and _is_inf(hi)):
+            W_new = _clamp(W_new, lo, hi)
         # W unchanged (intrinsic plasticity) is returned as is: nothing is ever written in place
         return W_new, new_state
 
 
+def _rows(v: Any) -> Any:
+    """A per-row coefficient ``(..., n_post)`` as a column ``(..., n_post, 1)``; scalars as they are."""
+    return v.unsqueeze(-1) if isinstance(v, torch.Tensor) and v.ndim > 0 else v
+
+
 def _clamp(W: torch.Tensor, lo: Any, hi: Any) -> torch.Tensor:
-    lo = None if _is_inf(lo) else lo
-    hi = None if _is_inf(hi) else hi
+    lo = None if _is_inf(lo) else _rows(lo)
+    hi = None if _is_inf(hi) else _rows(hi)
     if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor):
         # torch.clamp takes two scalars or two tensors, not one of each
         lo = None if lo is None else torch.as_tensor(lo, dtype=W.dtype, device=W.device)

@@ -1,14 +1,23 @@
-"""The torch rules against the numpy reference and the numba kernel, gradients, batching, errors."""
+"""The torch rules against the numpy reference and the numba kernel, gradients, batching, errors.
+
+The twins are read from the registry (:data:`plasticity.rules.registry.RATE_RULES`): a registered
+numpy rate rule without a same-named twin in :mod:`plasticity.torch` fails here.
+"""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
 
+import plasticity.rules as nr
 import plasticity.torch as pt
+from plasticity.rules.registry import RATE_RULES
 
 # One configured instance per rule, with the same parameters for both faces. Positive post
 # activities keep y**power real for non-integer powers and drive every state variable.
@@ -19,6 +28,8 @@ CONFIGS = {
     "SynapticScaling": dict(eta=0.3, target=0.5, tau=3.0),
     "IntrinsicPlasticity": dict(eta=0.2, target=0.4, adapt_gain=True, eta_gain=0.05, target_var=0.02),
     "MetaplasticBCM": dict(eta=0.5, tau_theta=2.0, tau_meta=8.0, theta0=0.1, power=1.5, kappa=0.7, meta0=0.05),
+    "InhibitoryPlasticity": dict(eta=0.4, target=0.5, w_min=-0.5, w_max=0.6),
+    "HeterosynapticDecay": dict(beta=0.3, w_ref=0.1, power=3.0),
 }
 # A learnable parameter per rule for gradcheck (the one that enters most nonlinearly).
 GRAD_PARAM = {
@@ -28,18 +39,24 @@ GRAD_PARAM = {
     "SynapticScaling": "target",
     "IntrinsicPlasticity": "target_var",
     "MetaplasticBCM": "power",
+    "InhibitoryPlasticity": "target",
+    "HeterosynapticDecay": "power",
 }
 N_POST, N_PRE = 7, 5  # non-square, odd sizes
+EXAMPLES = [ex for cls in RATE_RULES for ex in cls.examples()]
 
 
 def numpy_rule(name: str):
-    import plasticity.rules as nr
-
     return getattr(nr, name)(**CONFIGS[name])
 
 
 def torch_rule(name: str, **override):
     return getattr(pt, name)(**{**CONFIGS[name], **override})
+
+
+def twin_of_example(rule):
+    """The torch twin with the numpy instance's field values (read from the dataclass, not from_numpy)."""
+    return getattr(pt, type(rule).__name__)(**{f.name: getattr(rule, f.name) for f in dataclasses.fields(rule)})
 
 
 def inputs(steps: int, seed: int, batch: tuple[int, ...] = ()):
@@ -50,12 +67,70 @@ def inputs(steps: int, seed: int, batch: tuple[int, ...] = ()):
     return W, pre, post
 
 
-def test_registry_covers_every_rate_rule():
-    import plasticity.rules as nr
+def _signature(cls) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()]
 
-    # every row-affine rate rule (kinds 1-6 of plasticity.rules._dispatch) has a torch twin
-    assert set(CONFIGS) == {cls.__name__ for cls in nr.ALL_RULES if getattr(cls, "kind", -1) in range(1, 7)}
-    assert set(pt.ALL_RULES) == {getattr(pt, n) for n in CONFIGS} | {pt.PolynomialRule}
+
+@pytest.mark.parametrize("cls", RATE_RULES, ids=lambda c: c.__name__)
+def test_every_registered_rate_rule_has_a_same_named_twin(cls):
+    twin = getattr(pt, cls.__name__, None)
+    assert twin is not None, f"plasticity.torch has no twin of the registered rate rule {cls.__name__}"
+    assert twin.twin is cls and pt.twin_class(cls) is twin and twin in pt.TWINS
+    # same parameters, order, kinds and defaults as the numpy dataclass's constructor
+    assert _signature(twin) == _signature(cls)
+    assert twin.param_names == tuple(f.name for f in dataclasses.fields(cls))
+    assert twin.constraints == cls.constraints
+    assert twin.state_class._fields == cls.state_fields
+    assert twin.w_bounds == cls.bounds and twin.acts_on_neurons == cls.acts_on_neurons
+
+
+def test_twin_lists_follow_the_registry():
+    assert tuple(t.twin for t in pt.TWINS) == RATE_RULES
+    assert pt.ALL_RULES == pt.TWINS + (pt.PolynomialRule,)
+    assert set(CONFIGS) == set(GRAD_PARAM) == {cls.__name__ for cls in RATE_RULES}
+
+
+@pytest.mark.parametrize("rule", EXAMPLES, ids=repr)
+def test_registered_examples_match_reference_and_kernel(rule):
+    steps, dt = 40, 0.1
+    W0, pre, post = inputs(steps, seed=11)
+    W0 = 1.5 * W0  # spread beyond the examples' bounds, so that the clip acts
+    twin = twin_of_example(rule)
+    assert all(float(getattr(twin, n)) == float(getattr(rule, n)) for n in twin.constraints)
+    W_ref, s_ref = W0.copy(), rule.init_state(N_POST, N_PRE)
+    W_fast, s_fast = W0.copy(), rule.init_state(N_POST, N_PRE)
+    W_t, s_t = torch.tensor(W0), twin.init_state(N_POST, N_PRE, dtype=torch.float64)
+    for field in s_t._fields:  # both faces fill the initial state with the same constant
+        np.testing.assert_array_equal(getattr(s_t, field).numpy(), getattr(s_ref, field))
+    lo, hi = rule.weight_bounds()
+    bounds_hit = {b: False for b in (lo, hi) if math.isfinite(b)}
+    for k in range(steps):
+        rule.reference_update(W_ref, pre[k], post[k], s_ref, dt)
+        rule.update(W_fast, pre[k], post[k], s_fast, dt)
+        W_t, s_t = twin.update(W_t, torch.tensor(pre[k]), torch.tensor(post[k]), s_t, dt)
+        for b in bounds_hit:
+            bounds_hit[b] |= bool(np.any(W_ref == b)) and np.array_equal(W_t.numpy() == b, W_ref == b)
+    # the same float64 operations grouped differently (numpy adds dt*(...) to W; the kernel and
+    # torch form W*(1+b) + a*x + c): a few ulps per step, O(1) values, 40 steps -> far below 1e-12
+    for W_other in (W_ref, W_fast):
+        np.testing.assert_allclose(W_t.numpy(), W_other, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(W_ref, W0) or rule.acts_on_neurons  # the rule did change W
+    s_init = rule.init_state(N_POST, N_PRE)
+    for field in s_t._fields:
+        for s_other in (s_ref, s_fast):
+            np.testing.assert_allclose(getattr(s_t, field).numpy(), getattr(s_other, field), rtol=1e-12, atol=1e-14)
+    if s_t._fields:  # the state moved, so the comparison covered its update
+        assert any(not np.allclose(getattr(s_ref, f), getattr(s_init, f)) for f in s_t._fields)
+    # every finite bound was reached at some step, by the same elements in both faces: the
+    # comparison covered torch.clamp
+    assert all(bounds_hit.values()), bounds_hit
+
+
+@pytest.mark.parametrize("rule", EXAMPLES, ids=repr)
+def test_from_numpy_builds_the_same_twin(rule):
+    twin = pt.TorchRule.from_numpy(rule)
+    assert type(twin) is getattr(pt, type(rule).__name__)
+    assert all(getattr(twin, n) == getattr(rule, n) for n in twin.param_names)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -83,7 +158,7 @@ def test_matches_reference_and_kernel(name):
     for field in s_t._fields:
         for s_other in (s_ref, s_fast):
             np.testing.assert_allclose(getattr(s_t, field).numpy(), getattr(s_other, field), rtol=1e-12, atol=1e-14)
-    if name == "Hebbian":  # the clip was active, so the comparison covered torch.clamp
+    if nrule.bounds is not None:  # the clip was active, so the comparison covered torch.clamp
         assert np.isclose(W_ref, CONFIGS[name]["w_max"]).any() or np.isclose(W_ref, CONFIGS[name]["w_min"]).any()
 
 
@@ -114,7 +189,7 @@ def test_gradcheck_through_steps(name):
     post = torch.tensor(post[:, :3], requires_grad=True)
     p = torch.tensor(float(CONFIGS[name][pname]), dtype=torch.float64, requires_grad=True)
     cfg = dict(CONFIGS[name])
-    if name == "Hebbian":  # the clip is not differentiable at the bounds: test the smooth part
+    if getattr(pt, name).w_bounds:  # the clip is not differentiable at the bounds: test the smooth part
         cfg.update(w_min=-math.inf, w_max=math.inf)
 
     def f(W, x, y, p):
@@ -159,7 +234,8 @@ def test_float32_close_to_float64(name):
 def test_device_agnostic_on_meta_device(name):
     # The meta device has no data: any op that silently creates a CPU tensor fails here,
     # which is what would break on CUDA. Tensor parameters move with .to().
-    rule = torch_rule(name, eta=torch.tensor(CONFIGS[name]["eta"])).to("meta")
+    first = getattr(pt, name).param_names[0]
+    rule = torch_rule(name, **{first: torch.tensor(CONFIGS[name][first])}).to("meta")
     W = torch.empty(2, N_POST, N_PRE, device="meta")
     s = rule.init_state(N_POST, N_PRE, batch=2)
     assert all(t.device.type == "meta" for t in s)
@@ -169,8 +245,9 @@ def test_device_agnostic_on_meta_device(name):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_module_to_dtype_converts_tensor_parameters(name):
-    rule = torch_rule(name, eta=torch.tensor(CONFIGS[name]["eta"], dtype=torch.float32)).to(torch.float64)
-    assert rule.eta.dtype == torch.float64
+    first = getattr(pt, name).param_names[0]
+    rule = torch_rule(name, **{first: torch.tensor(CONFIGS[name][first], dtype=torch.float32)}).to(torch.float64)
+    assert getattr(rule, first).dtype == torch.float64
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -188,8 +265,6 @@ def test_no_in_place_operation(name):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_bad_parameter_values_raise_the_numpy_message(name):
-    import plasticity.rules as nr
-
     np_cls, t_cls = getattr(nr, name), getattr(pt, name)
     for pname, allowed in t_cls.constraints.items():
         for bad in allowed.outside() + [math.nan]:
@@ -206,19 +281,93 @@ def test_bad_parameter_values_raise_the_numpy_message(name):
 
 
 def test_cross_parameter_errors_match_numpy():
-    import plasticity.rules as nr
-
     for name, cfg in (("Hebbian", dict(eta=1.0, w_min=1.0, w_max=0.0)),
-                      ("MetaplasticBCM", dict(eta=1.0, tau_theta=5.0, tau_meta=2.0))):
+                      ("InhibitoryPlasticity", dict(eta=1.0, target=0.1, w_min=0.5, w_max=0.5)),
+                      ("MetaplasticBCM", dict(eta=1.0, tau_theta=5.0, tau_meta=2.0)),
+                      ("IntrinsicPlasticity", dict(eta=1.0, target=0.1, eta_gain=-0.5))):
         with pytest.raises(ValueError) as t_err:
             getattr(pt, name)(**cfg)
         with pytest.raises(ValueError) as np_err:
             getattr(nr, name)(**cfg)
         assert str(t_err.value) == str(np_err.value)
-    with pytest.raises(TypeError, match="adapt_gain"):
-        pt.IntrinsicPlasticity(eta=1.0, target=0.1, adapt_gain=1)
+    for bad in (1, "yes"):  # the numpy check, with its message, on the torch face
+        with pytest.raises(TypeError) as t_err:
+            pt.IntrinsicPlasticity(eta=1.0, target=0.1, adapt_gain=bad)
+        with pytest.raises(TypeError) as np_err:
+            nr.IntrinsicPlasticity(eta=1.0, target=0.1, adapt_gain=bad)
+        assert str(t_err.value) == str(np_err.value) and "adapt_gain" in str(t_err.value)
     with pytest.raises(TypeError, match=r"BCM\.eta must be a number"):
         pt.BCM(eta="fast", tau_theta=1.0)
+
+
+def test_cross_parameter_checks_run_per_element_of_tensor_parameters():
+    # row 1 has w_min = 2 > w_max = 1: the numpy message with that element's values
+    with pytest.raises(ValueError, match=re.escape("Hebbian.w_min must be smaller than Hebbian.w_max; got w_min=2.0, w_max=1.0")):
+        pt.Hebbian(eta=1.0, w_min=torch.tensor([0.0, 2.0]), w_max=1.0)
+    with pytest.raises(ValueError, match=r"MetaplasticBCM\.tau_meta must be larger than tau_theta = 3\.0; got 2\.0"):
+        pt.MetaplasticBCM(eta=1.0, tau_theta=torch.tensor([1.0, 3.0]), tau_meta=torch.nn.Parameter(torch.tensor([5.0, 2.0])))
+    with pytest.raises(ValueError, match=r"IntrinsicPlasticity\.eta_gain must be a number in \(0, inf\); got -1\.0"):
+        pt.IntrinsicPlasticity(eta=1.0, target=0.1, eta_gain=torch.tensor([0.5, -1.0]))
+    # every element fine: accepted, and the tensors are registered
+    rule = pt.Hebbian(eta=1.0, w_min=torch.tensor([0.0, -2.0]), w_max=torch.nn.Parameter(torch.tensor(1.0)))
+    assert [n for n, _ in rule.named_parameters()] == ["w_max"] and [n for n, _ in rule.named_buffers()] == ["w_min"]
+    ip = pt.IntrinsicPlasticity(eta=1.0, target=0.1, adapt_gain=True, eta_gain=torch.nn.Parameter(torch.tensor(0.3)))
+    assert [n for n, _ in ip.named_parameters()] == ["eta_gain"]
+
+
+def test_generated_init_binds_like_the_dataclass():
+    assert pt.BCM(0.1, 2.0, 0.3).theta0 == nr.BCM(0.1, 2.0, 0.3).theta0 == 0.3
+    assert pt.MetaplasticBCM(0.1, 2.0, 9.0).kappa == nr.MetaplasticBCM(0.1, 2.0, 9.0).kappa == 1.0  # the default
+    with pytest.raises(TypeError, match=r"BCM: missing a required argument: 'tau_theta'"):
+        pt.BCM(eta=0.1)
+    with pytest.raises(TypeError, match=r"BCM: got an unexpected keyword argument 'gamma'"):
+        pt.BCM(eta=0.1, tau_theta=1.0, gamma=2.0)
+    with pytest.raises(TypeError, match=r"Oja: too many positional arguments"):
+        pt.Oja(0.1, 0.2)
+    with pytest.raises(TypeError, match=r"BCM: multiple values for argument 'eta'"):
+        pt.BCM(0.1, 2.0, eta=0.2)
+    assert repr(pt.HeterosynapticDecay(0.2)) == "HeterosynapticDecay(beta=0.2, w_ref=0.0, power=4.0)"
+
+
+def test_a_twin_is_checked_against_its_numpy_rule_when_declared():
+    from plasticity.torch import RowAffineRule
+
+    class Wrong(NamedTuple):
+        threshold: torch.Tensor
+
+    with pytest.raises(TypeError, match=r"has the fields \('threshold',\); expected \('theta',\) = BCM\.state_fields"):
+        class BadBCM(RowAffineRule, twin_of=nr.BCM):
+            state_class = Wrong
+    with pytest.raises(TypeError, match="must declare state_class"):
+        class NoState(RowAffineRule, twin_of=nr.Oja):
+            pass
+    with pytest.raises(TypeError, match=r"no initial value for state field 'rate' \(no parameter 'rate0'\)"):
+        class NoInitial(RowAffineRule, twin_of=nr.SynapticScaling):
+            state_class = pt.SynapticScalingState
+    with pytest.raises(TypeError, match="twin_of must be a numpy rule dataclass"):
+        class NotARule(RowAffineRule, twin_of=dict):
+            state_class = pt.OjaState
+
+    class MyBCM(RowAffineRule, twin_of=nr.BCM):  # a second twin: declared from BCM too, not registered
+        state_class = pt.BCMState
+
+    assert _signature(MyBCM) == _signature(nr.BCM) and pt.twin_class(nr.BCM) is pt.BCM
+    assert MyBCM(0.1, 2.0, 0.4).init_state(3, 2, dtype=torch.float64).theta.tolist() == [0.4] * 3
+
+
+def test_per_neuron_tensor_bounds_clip_rows():
+    # a (n_post,) bound is one bound per row of W[post, pre] (n_post != n_pre, so columns would fail)
+    w_max = np.array([0.1, 0.2, 0.3])
+    rule = pt.Hebbian(eta=1.0, w_max=torch.tensor(w_max))
+    rule.check_shapes(3, 2)
+    W0, x, y = np.zeros((3, 2)), np.array([1.0, 0.5]), np.array([1.0, 1.0, 1.0])
+    W_t, _ = rule.update(torch.tensor(W0), torch.tensor(x), torch.tensor(y), rule.init_state(3, 2), 1.0)
+    for i in range(3):
+        W_np = W0[i : i + 1].copy()
+        r = nr.Hebbian(eta=1.0, w_max=w_max[i])
+        r.reference_update(W_np, x, y[i : i + 1], r.init_state(1, 2), 1.0)
+        np.testing.assert_array_equal(W_t[i].numpy(), W_np[0])  # a clip and one product: exact
+    assert W_t[0, 0] == 0.1 and W_t[2, 1] == 0.3
 
 
 def test_step_errors_name_the_argument():
@@ -246,8 +395,6 @@ def test_step_errors_name_the_argument():
 
 def test_per_neuron_tensor_parameters_match_numpy_rows():
     # a (n_post,) tensor parameter acts row by row like n_post scalar rules
-    import plasticity.rules as nr
-
     etas = np.array([0.1, 0.2, 0.3])
     rule = pt.Oja(eta=torch.tensor(etas))
     rule.check_shapes(3, 2)
