@@ -90,7 +90,8 @@ def _study(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if failed is not None and failed.notna().any():
             return 1
         return 0
-    parser.parse_args(["study", "--help"])  # prints the study help and exits 0
+    study_parser_ = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["study"]
+    study_parser_.print_help(sys.stderr)  # no subcommand: usage on stderr, exit code 2 (like `plasticity`)
     return 2
 
 

@@ -48,6 +48,8 @@ def test_help_at_every_level(args, expected):
 def test_no_command_prints_help_and_fails():
     done = plasticity_cmd()
     assert done.returncode == 2 and "usage: plasticity" in done.stderr
+    done = plasticity_cmd("study")  # a command without its subcommand fails the same way
+    assert done.returncode == 2 and "usage: plasticity study" in done.stderr and "list" in done.stderr
 
 
 def test_study_list_shows_each_study_with_its_first_docstring_line():
