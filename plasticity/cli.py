@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     study = commands.add_parser("study", help="list or run the studies (a sweep, a table and figures each)",
                                 description="List or run the studies of the `studies` package. Each writes its "
                                             "figures (PNG and PDF) and results table into --out.")
+    study.set_defaults(print_study_help=study.print_help)
     study_commands = study.add_subparsers(dest="study_command", metavar="SUBCOMMAND")
     study_commands.add_parser("list", help="each study with one line of what it shows",
                               description="List every study with one line of what it shows.")
@@ -90,8 +91,7 @@ def _study(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if failed is not None and failed.notna().any():
             return 1
         return 0
-    study_parser_ = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["study"]
-    study_parser_.print_help(sys.stderr)  # no subcommand: usage on stderr, exit code 2 (like `plasticity`)
+    args.print_study_help(sys.stderr)  # no subcommand: usage on stderr, exit code 2 (like `plasticity`)
     return 2
 
 
