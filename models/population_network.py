@@ -23,6 +23,7 @@ from models._rate_result import RateResult
 from models._rate_support import InputSource, check_rule, numpy_activation
 from models.populations import ACTIVATION_NAMES, RatePopulation, RateProjection
 from models.rate import PARALLEL_MIN_N, RateNetwork, _REASONS, _num_threads, _snapshot_steps
+from plasticity._progress import progress_bar
 from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
 
 __all__ = ["PopulationRateNetwork", "ei_network"]
@@ -217,10 +218,8 @@ class PopulationRateNetwork(RateNetwork):
         p, code, k_bad, k_done, t0 = 1, 0, -1, 0, self.t
         mode = K.MAP if self.dynamics == "map" else K.EULER
         par = n >= PARALLEL_MIN_N and _num_threads() > 1
-        from tqdm.auto import tqdm
-
         try:
-            with tqdm(total=steps, disable=not show, desc=owner, unit="step", leave=False) as bar:
+            with progress_bar(show, total=steps, desc=owner, unit="step", leave=False) as bar:
                 for k0, k1 in zip(cuts[:-1], cuts[1:]):
                     code, s, p = K.run_chunk(mode, par, W, self._row_pop, kernel.proj, self._start, self._stop,
                                              self._sign, self._tau, self._bias, self._act, self._k, self._e, self._cap,

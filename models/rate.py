@@ -20,6 +20,7 @@ import numpy as np
 from models._rate_kernels import ACTIVATIONS, EULER, MAP, RK4, matvec, phi_into, run_chunk
 from models._rate_result import RateResult
 from models._rate_support import InputSource, check_rule, dale_matrix, neuron_state, numpy_activation, python_chunk
+from plasticity._progress import progress_bar
 from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
 
 __all__ = ["RateNetwork", "RateResult"]
@@ -269,10 +270,8 @@ class RateNetwork:
         rec_r[0] = stepper.r
         p, code, k_bad, k_done = 1, 0, -1, 0
         t0 = self.t
-        from tqdm.auto import tqdm
-
         try:
-            with tqdm(total=steps, disable=not show, desc=owner, unit="step", leave=False) as bar:
+            with progress_bar(show, total=steps, desc=owner, unit="step", leave=False) as bar:
                 for k0, k1 in zip(bounds[:-1], bounds[1:]):
                     code, s, p = stepper.advance(source.chunk(k0, k1), k0, k1 - k0, record_every, rec_x, rec_r, p)
                     bar.update(s)
