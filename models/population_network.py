@@ -398,8 +398,13 @@ class _KernelArgs:
             np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)),
         )
         self._row_start = np.cumsum([0] + [r.shape[0] for r in rows])
-        if not nq:  # no neuron term: reset to the neutral gain and threshold
-            net._gain[:], net._thr[:] = 1.0, 0.0
+        # Gains and thresholds are the neurons' own state: a run without an intrinsic term keeps
+        # them as the last one left them (as as_system does); a run with one starts from its state.
+        for q, name in enumerate(self.names):
+            if q_neuron[q] >= 0:
+                t = net.populations[net.projections[name].target]
+                net._thr[t] = self.arrays[5][q_neuron[q], :t.stop - t.start]
+                net._gain[t] = self.arrays[5][q_neuron[q] + 1, :t.stop - t.start]
 
     def rule_arrays(self) -> tuple:
         return self.arrays

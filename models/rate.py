@@ -99,7 +99,11 @@ class RateNetwork:
 
     @W.setter
     def W(self, W: Any) -> None:
-        arr = np.asarray(W)
+        try:
+            arr = np.asarray(W)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"RateNetwork: W must be a square 2-D array W[post, pre] with n >= 1; got a ragged "
+                             f"nested sequence {W!r:.80} ({e})") from e
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"RateNetwork: W must be a real array; got dtype {arr.dtype}")
         if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
@@ -393,8 +397,9 @@ class _Stepper:
         if self.ip:  # views: the kernel advances the state rows and the neurons read them
             self.thr = self.packed.S[self.packed.neuron_rows]
             self.gain = self.packed.S[self.packed.neuron_rows + 1]
-        else:
-            self.gain, self.thr = np.ones(n), np.zeros(n)
+        else:  # no intrinsic term now: the neurons keep what the last one left (as in as_system)
+            self.gain, self.thr = net._gain_threshold()
+            self.ip = not (np.all(self.gain == 1.0) and np.all(self.thr == 0.0))
         self.clip = not (math.isinf(lo) and math.isinf(hi))
         finite = [abs(v) for v in (lo, hi) if math.isfinite(v)]
         eps = float(np.finfo(W.dtype).eps)

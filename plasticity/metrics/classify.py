@@ -5,12 +5,12 @@ the classified population (n neurons, rates ``r_i(t)``)::
 
     population mean     m(t)  = (1/n) sum_i r_i(t);   m_bar = mean over the window of m(t)
     activity            a_bar = mean over the window of (1/n) sum_i |r_i(t)|   (= m_bar if r >= 0)
-    variability         CV    = std_t m(t) / |m_bar|                           (std with ddof 0)
     relative growth     rho   = b * (t_last - t_first) / |m_bar|,   b the least-squares slope of m(t)
+    variability         CV    = std_t (m(t) - fit(t)) / |m_bar|      (about the fitted line, ddof 0)
 
-``rho`` is the fitted change of m across the window relative to its level; a sinusoid of
-relative amplitude A / m_bar spanning k periods of the window has |rho| <= (6 / pi)(A / m_bar) / k,
-so an oscillation should span several periods to read as trend-free. Rates are assumed
+``rho`` is the fitted change of m across the window relative to its level; ``CV`` measures the
+fluctuation about that trend, so a steady ramp has CV = 0 and an oscillation riding on a drift
+still reads as an oscillation. Rates are assumed
 non-negative (homeostasis networks); units are the model's. Pure numpy, O(T n).
 """
 from __future__ import annotations
@@ -52,8 +52,8 @@ class RunClassThresholds:
         overshoot rarely exceeds twice the set point.
     oscillation_cv : float
         0.05: oscillating when ``CV > oscillation_cv`` (a sinusoid of relative amplitude
-        above ~7%: CV = A / (sqrt(2) m_bar)). Above ``trend_tol / sqrt(12)`` (the CV of a linear
-        ramp with ``rho = trend_tol``), so a tolerated drift never reads as an oscillation.
+        above ~7%: CV = A / (sqrt(2) m_bar)); CV is taken about the fitted trend, so a drift
+        alone never reads as an oscillation.
     trend_tol : float
         0.1: a drift is a fitted change of m of more than 10% of its level over the window
         (``|rho| > trend_tol``); without a target, ``rho > trend_tol`` is runaway growth.
@@ -118,9 +118,11 @@ def classify_run(result: Any, target: float | None = None, *, population: str = 
     2. ``"silent"``: ``a_bar < silent_rate`` and, with a target, ``a_bar < silent_fraction * target``.
     3. ``"saturated"``: a fraction >= ``saturated_fraction`` of the neurons have
        ``| |r_i(t)| - saturation_rate | <= 0.01 saturation_rate`` at every sample of the window.
-    4. ``"runaway"``: with a target, ``m_bar > runaway_factor * target``; without, ``rho > trend_tol``.
-    5. ``"oscillating"``: ``CV > oscillation_cv`` and ``|rho| <= trend_tol`` (fluctuates, not drifts).
-    6. ``"stable"``: otherwise.
+    4. ``"runaway"``: with a target, ``m_bar > runaway_factor * target``; or steady growth,
+       ``rho > trend_tol`` with ``CV <= oscillation_cv`` (and, with a target, ``m_bar > target``:
+       a run still climbing towards its set point from below is not runaway).
+    5. ``"oscillating"``: ``CV > oscillation_cv`` (fluctuates about its trend).
+    6. ``"stable"``: otherwise (settled, or drifting by less than the thresholds).
 
     ``m_bar``, ``a_bar``, ``CV``, ``rho``: module docstring. Defaults: :class:`RunClassThresholds`.
 
@@ -177,11 +179,14 @@ def classify_run(result: Any, target: float | None = None, *, population: str = 
     tc = t - t.mean()
     change = float(np.dot(tc, m) / np.dot(tc, tc) * (t[-1] - t[0])) if np.dot(tc, tc) > 0 else 0.0
     rho = change / abs(m_bar) if m_bar != 0 else (0.0 if change == 0 else math.copysign(math.inf, change))
-    std = float(m.std())
+    slope = change / (t[-1] - t[0]) if t[-1] != t[0] else 0.0
+    std = float((m - m_bar - slope * tc).std())  # fluctuation about the fitted trend
     cv = std / abs(m_bar) if m_bar != 0 else (0.0 if std == 0 else math.inf)
-    if (m_bar > runaway_factor * target) if target is not None else rho > trend_tol:
+    if target is not None and m_bar > runaway_factor * target:
         return "runaway"
-    if cv > oscillation_cv and abs(rho) <= trend_tol:
+    if rho > trend_tol and cv <= oscillation_cv and (target is None or m_bar > target):
+        return "runaway"  # steady growth (above the set point, if there is one)
+    if cv > oscillation_cv:
         return "oscillating"
     return "stable"
 

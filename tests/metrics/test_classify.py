@@ -146,8 +146,11 @@ def test_trend_tol_boundary_on_a_ramp():
     assert classify_run(rates) == "runaway"
     assert classify_run(rates, trend_tol=0.95 * rho) == "runaway"
     assert classify_run(rates, trend_tol=1.05 * rho, oscillation_cv=1.0) == "stable"
-    # ramp CV = rho / sqrt(12) ~ 0.07: with the drift tolerated, only the CV threshold separates
-    assert classify_run(rates, trend_tol=1.05 * rho) == "oscillating"
+    # a ramp has no fluctuation about its trend (CV = 0): a tolerated drift is not an oscillation
+    assert classify_run(rates, trend_tol=1.05 * rho) == "stable"
+    # with a target, growth below the set point is an approach, above it a runaway
+    assert classify_run(rates, target=4.5) == "stable"  # final-window mean ~ 4.5
+    assert classify_run(rates, target=4.0) == "runaway"
 
 
 def test_oscillation_cv_boundary():
@@ -157,11 +160,15 @@ def test_oscillation_cv_boundary():
     assert classify_run(rates, oscillation_cv=1.05 * cv) == "stable"
 
 
-def test_oscillation_needs_no_trend():
+def test_oscillation_riding_on_a_drift_is_an_oscillation():
     t = np.arange(800, dtype=np.float64)[:, None]
-    rates = sinus(mean=2.0, amp=0.5) + 0.003 * t  # a sinusoid riding on a drift: rho ~ 0.15
-    assert classify_run(rates, target=2.0) == "stable"  # drifts, so not oscillating; mean ~ 4 < 3 x target
+    rates = sinus(mean=2.0, amp=0.5) + 0.003 * t  # rho ~ 0.15, CV about the trend 0.5 / sqrt(2) / 4 ~ 0.09
+    assert classify_run(rates, target=2.0) == "oscillating"
     assert classify_run(rates, target=2.0, trend_tol=10.0) == "oscillating"
+    assert classify_run(rates, target=2.0, oscillation_cv=0.1) == "runaway"  # fluctuation tolerated: steady growth
+    # a large slow oscillation whose final window shows a trend (the case that once read "stable")
+    slow = 2.0 + 1.8 * np.sin(2 * np.pi * t / 300.0) + np.zeros((1, 5))
+    assert classify_run(slow, target=2.0) == "oscillating"
 
 
 def test_window_boundary():

@@ -272,3 +272,17 @@ def test_bad_input_names_the_argument():
         net.W = np.zeros((6, 6))
     with pytest.raises(TypeError, match="unknown keyword"):
         RateNetwork.ei(n_exc=10, n_inh=5, J_XY=1.0)
+
+
+def test_a_frozen_run_after_intrinsic_plasticity_is_the_frozen_system():
+    # the neurons keep the gain and threshold intrinsic plasticity left: a run without plasticity
+    # integrates exactly the Flow that as_system() returns (Euler at the same dt)
+    net = small_net("flow")
+    net.run(200, plasticity={"EE": IntrinsicPlasticity(0.1, 0.8, adapt_gain=True, eta_gain=0.05)}, inputs=0.3,
+            progress=False)
+    assert np.abs(net._thr).max() > 0.05  # the thresholds moved
+    system, x = net.as_system(inputs=0.3), net.x.copy()
+    res = net.run(30, inputs=0.3, progress=False)
+    for k in range(30):
+        x = x + 0.1 * system(x)
+    np.testing.assert_allclose(res.states[-1], x, rtol=1e-10, atol=1e-12)

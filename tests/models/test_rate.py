@@ -327,3 +327,14 @@ def test_bad_run_arguments_are_refused_with_the_parameter_named(kwargs, error, m
     net = RateNetwork(np.eye(4) * 0.5)
     with pytest.raises(error, match=match):
         net.run(**{"steps": 10, **kwargs})
+
+
+def test_a_static_run_after_intrinsic_plasticity_is_the_frozen_system():
+    net = make(dynamics="flow", method="euler", tau=2.0, dt=0.2)
+    net.run(50, rule=RULES["intrinsic"], inputs=0.2)
+    assert np.abs(net.rule_state.threshold).max() > 0.01
+    system, x = net.as_system(inputs=0.2), net.x.copy()
+    res = net.run(20, inputs=0.2)
+    for _ in range(20):
+        x = x + 0.2 * system(x)
+    np.testing.assert_allclose(res.states[-1], x, rtol=1e-10, atol=1e-12)
