@@ -466,7 +466,9 @@ def ei_network(n_exc: int = 800, n_inh: int = 200, seed: int | np.random.Generat
     projs = []
     for name in ("EE", "EI", "IE", "II"):
         J = float(check_number(owner, f"J_{name}", params[f"J_{name}"], Interval(0.0, closed="left")))
-        w = J / (p * size[name[0]])  # a neuron's summed weight from the source population is J
+        # a neuron's summed weight from the source population is J on average (exactly for
+        # p = 1): p (n - 1) synapses within a population (no self-synapses), p n across
+        w = J / (p * (size[name[0]] - (name[0] == name[1])))
         projs.append(RateProjection(name[0], name[1], p=p, w=w, w_max=params["w_max"]))
     return PopulationRateNetwork(pops, projs, dynamics=params["dynamics"], dt=params["dt"], seed=seed,
                                  dtype=params["dtype"])

@@ -182,9 +182,10 @@ class RateNetwork:
         """An inhibition-dominated E/I network of threshold-linear units (defaults below).
 
         ``n_exc`` E and ``n_inh`` I neurons, every projection (EE, EI, IE, II) with connection
-        probability ``p = 0.1`` and equal magnitudes ``w = J / (p n_source)``, so that a
-        neuron's summed weight from a population is ``J``: ``J_EE = 0.5``, ``J_EI = 1`` (E to
-        I), ``J_IE = 1`` (I to E), ``J_II = 1``. ``tau_e = 1``, ``tau_i = 0.5``, Euler flow at
+        probability ``p = 0.1`` and equal magnitudes ``w = J / (p n_source)`` (``J / (p
+        (n_source - 1))`` within a population, which has no self-synapses), so that a neuron's
+        summed weight from a population is ``J`` on average (exactly for ``p = 1``):
+        ``J_EE = 0.5``, ``J_EI = 1`` (E to I), ``J_IE = 1`` (I to E), ``J_II = 1``. ``tau_e = 1``, ``tau_i = 0.5``, Euler flow at
         ``dt = 0.1``, biases ``bias_e = 3``, ``bias_i = 2``. Mean-field quiet state (linear
         units above threshold): ``r_I = (J_EI r_E + bias_i) / (1 + J_II)`` and
         ``r_E (1 - J_EE + J_IE J_EI / (1 + J_II)) = bias_e - J_IE bias_i / (1 + J_II)``, i.e.

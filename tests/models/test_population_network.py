@@ -108,26 +108,29 @@ def test_structure_signs_and_sparsity():
     assert net.populations == {"E": slice(0, 200), "I": slice(200, 250)}
     W = net.W
     assert np.all(W[:, :200] >= 0) and np.all(W[:, 200:] <= 0)
-    for name, (t, s) in {"EE": ("E", "E"), "EI": ("E", "I"), "IE": ("I", "E"), "II": ("I", "I")}.items():
+    for name in ("EE", "EI", "IE", "II"):
+        src, tgt = name[0], name[1]  # projections are named source first
         m = net.connectivity(name)
         w = net.weights(name)
-        assert m.shape == (net.populations[s].stop - net.populations[s].start,
-                           net.populations[t].stop - net.populations[t].start)
+        assert m.shape == (net.populations[tgt].stop - net.populations[tgt].start,
+                           net.populations[src].stop - net.populations[src].start)
         # p = 0.1 binomial: the fraction is within 4 standard deviations of 0.1
         assert abs(m.mean() - 0.1) < 4 * math.sqrt(0.09 / m.size)
         J = EI_DEFAULTS[f"J_{name}"]
-        np.testing.assert_allclose(w[m], J / (0.1 * (200 if t == "E" else 50)))
+        n_source = (200 if src == "E" else 50) - (src == tgt)  # no self-synapses within a population
+        np.testing.assert_allclose(w[m], J / (0.1 * n_source))
         assert np.all(w[~m] == 0)
     assert not net.connectivity("EE").diagonal().any()  # no self-connections
 
 
 def test_quiet_state_matches_mean_field():
-    # p = 1: every E neuron sees the same input (no self-connection: n-1 of n E inputs)
+    # p = 1: every E neuron sees the same input, and its summed weights are exactly the J's
     n_e, n_i = 100, 25
     net = RateNetwork.ei(n_exc=n_e, n_inh=n_i, p=1.0, seed=0)
     res = net.run(400, progress=False, record_every=400)
-    J = {k: EI_DEFAULTS[f"J_{k}"] * ((n_e - 1) / n_e if k == "EE" else (n_i - 1) / n_i if k == "II" else 1.0)
-         for k in ("EE", "EI", "IE", "II")}
+    J = {k: EI_DEFAULTS[f"J_{k}"] for k in ("EE", "EI", "IE", "II")}
+    for k in J:
+        np.testing.assert_allclose(net.weights(k).sum(axis=1), J[k], rtol=1e-12)
     b_e, b_i = EI_DEFAULTS["bias_e"], EI_DEFAULTS["bias_i"]
     r_e = (b_e - J["IE"] * b_i / (1 + J["II"])) / (1 - J["EE"] + J["IE"] * J["EI"] / (1 + J["II"]))
     r_i = (J["EI"] * r_e + b_i) / (1 + J["II"])
