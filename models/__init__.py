@@ -14,6 +14,12 @@ _LAZY = {
     "RateProjection": "models.populations",
     "SpikingNetwork": "models.spiking",
     "SpikingResult": "models.spiking",
+    "driven_coba": "models.spiking_builders",
+    "build_stack": "models.feedforward",
+    "propagation_profile": "models.propagation",
+    "gd_trajectories": "models.trajectories",
+    "effective_trial": "models.rnn",
+    "frozen_system": "models.rnn",
 }
 
 __all__ = list(_LAZY)

@@ -17,7 +17,9 @@ Checkpoints (``checkpoint_dir``): every ``checkpoint_every`` steps and at the en
 tensors and plain values (model and optimiser state dicts, the step, the torch RNG state, the
 history so far, the model's class and parameter shapes) written with ``torch.save`` to a
 temporary file and renamed (atomic); read back with ``torch.load(..., weights_only=True)`` (no
-arbitrary unpickling). A new call with the same ``checkpoint_dir`` resumes from the newest one;
+arbitrary unpickling). A new call with the same ``checkpoint_dir`` resumes from the newest one
+(an unreadable newest checkpoint is skipped, with a warning naming it, for the one before; the
+temporaries of a run killed while saving are removed);
 it skips the batches already used, so with a fresh task generator of the same seed the resumed
 run equals an uninterrupted one exactly (on the same machine and torch build).
 """
@@ -27,6 +29,7 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,11 +116,47 @@ def _signature(model: torch.nn.Module) -> dict[str, Any]:
     }
 
 
-def _latest_checkpoint(directory: str) -> str | None:
+def _checkpoints(directory: str) -> list[str]:
+    """The checkpoint files of ``directory``, newest first."""
     if not os.path.isdir(directory):
-        return None
-    found = sorted(f for f in os.listdir(directory) if _CKPT.match(f))
-    return os.path.join(directory, found[-1]) if found else None
+        return []
+    return [os.path.join(directory, f) for f in sorted((f for f in os.listdir(directory) if _CKPT.match(f)), reverse=True)]
+
+
+def _load_latest(directory: str) -> tuple[str, dict[str, Any]] | None:
+    """The newest readable checkpoint ``(path, payload)``; an unreadable one (a torn or corrupt
+    file) is skipped with a warning naming it, for the one before it."""
+    for path in _checkpoints(directory):
+        try:
+            return path, torch.load(path, weights_only=True)
+        except Exception as e:  # torch raises RuntimeError, pickle.UnpicklingError, EOFError, ... for a bad file
+            warnings.warn(f"train: checkpoint {path!r} is unreadable ({type(e).__name__}: {str(e).splitlines()[0]:.200}); "
+                          "resuming from the checkpoint before it", RuntimeWarning, stacklevel=3)
+    return None
+
+
+def _clean_temporaries(directory: str) -> None:
+    """Remove temporaries (``.checkpoint_*.tmp``) left by a run killed while it saved."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if name.startswith(".checkpoint_") and name.endswith(".tmp"):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _next_batch(owner: str, batches: Any, step: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        batch = next(batches)
+    except StopIteration:
+        raise ValueError(f"{owner}: task must yield at least steps={steps} batches; it ran out at step {step}") from None
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2
+            and all(isinstance(a, torch.Tensor) for a in batch)):
+        raise TypeError(f"{owner}: task must yield (inputs, targets) pairs of tensors; got {batch!r:.80} of type "
+                        f"{type(batch).__name__} at step {step}")
+    return batch[0], batch[1]
 
 
 def _save_checkpoint(directory: str, step: int, payload: dict[str, Any], keep: int) -> None:
@@ -249,16 +288,27 @@ def train(
     if not params:
         raise ValueError(f"{owner}: model has no trainable parameters")
     opt_cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-    opt = opt_cls(params, lr=lr, weight_decay=weight_decay)
-    batches = iter(task)
+    try:
+        batches = iter(task)
+    except TypeError as e:
+        raise TypeError(f"{owner}: task must be an iterator or iterable of (inputs, targets) pairs; got {task!r:.80} "
+                        f"of type {type(task).__name__}") from e
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"{owner}: checkpoint_dir must be a directory path or None; got {checkpoint_dir!r:.80}")
     directory = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+    if directory is not None and os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(f"{owner}: checkpoint_dir must be a directory path or None (a directory, created if missing); "
+                         f"got {directory!r}, which is an existing file")
+    if directory is not None:
+        _clean_temporaries(directory)
+    opt = opt_cls(params, lr=lr, weight_decay=weight_decay)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(as_rng(seed).integers(2**62)))
         history, start = TrainingHistory(), 0
-        path = None if directory is None else _latest_checkpoint(directory)
-        if path is not None:
-            saved = torch.load(path, weights_only=True)
+        latest = None if directory is None else _load_latest(directory)
+        if latest is not None:
+            path, saved = latest
             _check_signature(directory, path, saved, model)
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
@@ -266,8 +316,8 @@ def train(
                 group["lr"], group["weight_decay"] = lr, weight_decay
             torch.set_rng_state(saved["rng"])
             history, start = TrainingHistory._from_checkpoint(saved["history"]), int(saved["step"])
-            for _ in range(start):
-                next(batches)
+            for k in range(start):
+                _next_batch(owner, batches, k, steps)
         if history.diverged:
             return history
         from tqdm.auto import tqdm
@@ -278,7 +328,7 @@ def train(
 
         accepts_flags = isinstance(model, _LeakyRNNBase)
         for step in range(start, steps):
-            inputs, targets = next(batches)
+            inputs, targets = _next_batch(owner, batches, step, steps)
             # a fixed schedule (not "also the last step"), so a resumed run records what an
             # uninterrupted one does
             measure = metrics_every is not None and step % metrics_every == 0

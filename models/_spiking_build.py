@@ -203,6 +203,31 @@ class Built:
     projections: list[dict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CheckedCurrent:
+    """A population's ``current`` callable whose every value is checked: a number or an
+    ``(n,)`` array of finite currents (A). A NaN current would otherwise silence the
+    population (no threshold crossing) without any sign of trouble."""
+
+    owner: str
+    fn: Callable
+    n: int
+
+    def __call__(self, t: float) -> np.ndarray:
+        value = self.fn(t)
+        expected = f"a number or a ({self.n},) array of finite currents (A)"
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{self.owner}.current must return {expected}; got {value!r:.80} of type "
+                            f"{type(value).__name__} at t={t:g} s") from e
+        if arr.shape not in ((), (self.n,)):
+            raise ValueError(f"{self.owner}.current must return {expected}; got shape {arr.shape} at t={t:g} s")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{self.owner}.current must return {expected}; got NaN or inf at t={t:g} s")
+        return arr
+
+
 def bernoulli_pairs(rng: np.random.Generator, n_pre: int, n_post: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     """Each (pre, post) pair independently with probability ``p``, sorted by pre then post.
 
@@ -257,7 +282,7 @@ def build(populations, inputs, projections, dt: float, rng: np.random.Generator)
         g0[0, s] = _init_values(owner, "g_exc_init", pop.g_exc_init, pop.n, rng)
         g0[1, s] = _init_values(owner, "g_inh_init", pop.g_inh_init, pop.n, rng)
         if callable(pop.current):
-            I_funcs.append((s, pop.current))
+            I_funcs.append((s, CheckedCurrent(owner, pop.current, pop.n)))
         else:
             I_const[s] = pop.current
     inhibitory = {p.name: bool(p.inhibitory) for p in list(populations) + list(inputs)}

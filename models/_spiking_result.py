@@ -33,6 +33,12 @@ class SpikingResult:
         Whether a population's rate exceeded ``max_rate`` (the run then stopped).
     diverged_at : float or None
         Time (s) at which the run stopped, ``None`` when it did not diverge.
+    saturated : bool
+        Whether a population fired at its refractory limit: mean rate >= ``0.9 / t_ref``
+        (``models.spiking.SATURATION``). Such a run has run away although it cannot reach
+        ``max_rate`` (e.g. 200 Hz with ``t_ref = 5 ms``), so ``diverged`` stays False.
+    saturated_populations : tuple of str
+        The saturated populations.
     duration : float
         Simulated time (s), ``diverged_at`` when it diverged.
     dt : float
@@ -61,6 +67,8 @@ class SpikingResult:
     V: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     backend: str = "numba"
     timings: dict = field(default_factory=dict)
+    saturated: bool = False
+    saturated_populations: tuple = ()
 
     # -- statistics ------------------------------------------------------------------
     def _pop_items(self, population):

@@ -77,11 +77,16 @@ class _LeakyRNNBase(torch.nn.Module):
             )
         if not inputs.is_floating_point():
             raise TypeError(f"{owner}: inputs must have a floating dtype; got {inputs.dtype}")
+        if inputs.dtype != self.W_in.dtype:
+            raise TypeError(f"{owner}: inputs must have the dtype of the model's parameters, {self.W_in.dtype}; got "
+                            f"{inputs.dtype} (cast with inputs.to({self.W_in.dtype}), or the model with .to({inputs.dtype}))")
         B = inputs.shape[0]
         if h0 is None:
             return inputs.new_zeros(B, self.n_hidden)
         if not isinstance(h0, torch.Tensor) or tuple(h0.shape) != (B, self.n_hidden):
             raise ValueError(f"{owner}: h0 has shape {tuple(getattr(h0, 'shape', ()))}; expected ({B}, {self.n_hidden}) = (batch, n_hidden)")
+        if h0.dtype != inputs.dtype:
+            raise TypeError(f"{owner}: h0 must have the dtype of inputs, {inputs.dtype}; got {h0.dtype}")
         return h0
 
     def _leak(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -312,3 +317,9 @@ def _detached(state: Any) -> Any:
         items = [_detached(s) for s in state]
         return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
     return state
+
+
+# a trial step by step (per-step Hebb traces, effective radius) and the frozen dynamics of its end
+from models._rnn_trial import effective_trial, frozen_system  # noqa: E402  (uses the classes above)
+
+__all__ += ["effective_trial", "frozen_system"]

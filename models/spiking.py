@@ -30,6 +30,9 @@ __all__ = ["SpikingNetwork", "SpikingResult", "LIFPopulation", "PoissonPopulatio
 
 _mV, _ms, _nS = 1e-3, 1e-3, 1e-9
 
+#: A population is saturated when its mean rate reaches this fraction of ``1 / t_ref``.
+SATURATION = 0.9
+
 
 def check_duration(owner: str, duration: Any, dt: float, name: str = "duration") -> int:
     """Number of steps in ``duration``; raise unless it is a positive whole number of steps."""
@@ -230,6 +233,10 @@ class SpikingNetwork:
         Returns
         -------
         SpikingResult
+            ``saturated`` is True (and ``saturated_populations`` names them) when a
+            population's mean rate reached ``SATURATION * 1 / t_ref`` (90% of the rate its
+            refractory period allows): such a run cannot reach ``max_rate`` and so is never
+            ``diverged``, but it has run away all the same.
         """
         from models._spiking_run import prepare_run, run_numba
 
@@ -238,8 +245,15 @@ class SpikingNetwork:
         if spec["backend"] == "brian2":
             from models.brian2_backend import run_brian2
 
-            return run_brian2(self, spec)
-        return run_numba(self, spec)
+            result = run_brian2(self, spec)
+        else:
+            result = run_numba(self, spec)
+        b = self._built
+        t_ref = dict(zip(b.names, b.pop_arrays["ref_steps"] * self.dt))
+        result.saturated_populations = tuple(name for name in b.names if t_ref[name] > 0
+                                             and result.rates.get(name, 0.0) >= SATURATION / t_ref[name])
+        result.saturated = bool(result.saturated_populations)
+        return result
 
 
 def _apply_overrides(owner: str, defaults: dict, overrides: dict) -> dict:

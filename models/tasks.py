@@ -47,16 +47,19 @@ def flipflop(
         check_number(owner, name, v, _count)
     check_number(owner, "p_flip", p_flip, _probability)
     rng = as_rng(seed)
-    while True:
-        pulses = rng.random((batch_size, T, n_bits)) < p_flip
-        signs = np.where(rng.random((batch_size, T, n_bits)) < 0.5, -1.0, 1.0)
-        inputs = np.where(pulses, signs, 0.0)
-        targets = np.empty_like(inputs)
-        held = np.zeros((batch_size, n_bits))
-        for t in range(T):
-            held = np.where(pulses[:, t], inputs[:, t], held)
-            targets[:, t] = held
-        yield torch.as_tensor(inputs, dtype=dtype), torch.as_tensor(targets, dtype=dtype)
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # arguments checked at the call, not at next()
+        while True:
+            pulses = rng.random((batch_size, T, n_bits)) < p_flip
+            signs = np.where(rng.random((batch_size, T, n_bits)) < 0.5, -1.0, 1.0)
+            inputs = np.where(pulses, signs, 0.0)
+            targets = np.empty_like(inputs)
+            held = np.zeros((batch_size, n_bits))
+            for t in range(T):
+                held = np.where(pulses[:, t], inputs[:, t], held)
+                targets[:, t] = held
+            yield torch.as_tensor(inputs, dtype=dtype), torch.as_tensor(targets, dtype=dtype)
+
+    return batches()
 
 
 def delayed_match(
@@ -92,17 +95,20 @@ def delayed_match(
     T = 2 * t_stimulus + t_delay + t_response
     test_on = t_stimulus + t_delay
     rows = np.arange(batch_size)
-    while True:
-        sample = rng.integers(n_stimuli, size=batch_size)
-        match = rng.random(batch_size) < p_match
-        other = (sample + rng.integers(1, n_stimuli, size=batch_size)) % n_stimuli  # never the sample
-        test = np.where(match, sample, other)
-        inputs = np.zeros((batch_size, T, n_stimuli))
-        inputs[rows, :t_stimulus, sample] = 1.0  # rows broadcast against the time slice
-        inputs[rows, test_on : test_on + t_stimulus, test] = 1.0
-        targets = np.zeros((batch_size, T, 1))
-        targets[:, T - t_response :, 0] = np.where(match, 1.0, -1.0)[:, None]
-        yield torch.as_tensor(inputs, dtype=dtype), torch.as_tensor(targets, dtype=dtype)
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # arguments checked at the call, not at next()
+        while True:
+            sample = rng.integers(n_stimuli, size=batch_size)
+            match = rng.random(batch_size) < p_match
+            other = (sample + rng.integers(1, n_stimuli, size=batch_size)) % n_stimuli  # never the sample
+            test = np.where(match, sample, other)
+            inputs = np.zeros((batch_size, T, n_stimuli))
+            inputs[rows, :t_stimulus, sample] = 1.0  # rows broadcast against the time slice
+            inputs[rows, test_on : test_on + t_stimulus, test] = 1.0
+            targets = np.zeros((batch_size, T, 1))
+            targets[:, T - t_response :, 0] = np.where(match, 1.0, -1.0)[:, None]
+            yield torch.as_tensor(inputs, dtype=dtype), torch.as_tensor(targets, dtype=dtype)
+
+    return batches()
 
 
 def classification_2d(
@@ -132,25 +138,28 @@ def classification_2d(
     if T is not None:
         check_number(owner, "T", T, _count)
     rng = as_rng(seed)
-    while True:
-        label = rng.random(batch_size) < 0.5
-        if kind == "moons":
-            angle = rng.uniform(0.0, math.pi, batch_size)
-            pts = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-            pts[label] = np.stack([1.0 - np.cos(angle[label]), 0.5 - np.sin(angle[label])], axis=1)
-        elif kind == "circles":
-            angle = rng.uniform(0.0, 2.0 * math.pi, batch_size)
-            radius = np.where(label, 0.5, 1.0)
-            pts = radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
-        else:
-            pts = rng.uniform(-1.0, 1.0, (batch_size, 2))
-            label = pts[:, 0] * pts[:, 1] > 0
-        pts = pts + noise * rng.normal(size=pts.shape)
-        y = np.where(label, 1.0, -1.0)[:, None]
-        if T is not None:
-            pts = np.repeat(pts[:, None, :], T, axis=1)
-            y = np.repeat(y[:, None, :], T, axis=1)
-        yield torch.as_tensor(pts, dtype=dtype), torch.as_tensor(y, dtype=dtype)
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # arguments checked at the call, not at next()
+        while True:
+            label = rng.random(batch_size) < 0.5
+            if kind == "moons":
+                angle = rng.uniform(0.0, math.pi, batch_size)
+                pts = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+                pts[label] = np.stack([1.0 - np.cos(angle[label]), 0.5 - np.sin(angle[label])], axis=1)
+            elif kind == "circles":
+                angle = rng.uniform(0.0, 2.0 * math.pi, batch_size)
+                radius = np.where(label, 0.5, 1.0)
+                pts = radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+            else:
+                pts = rng.uniform(-1.0, 1.0, (batch_size, 2))
+                label = pts[:, 0] * pts[:, 1] > 0
+            pts = pts + noise * rng.normal(size=pts.shape)
+            y = np.where(label, 1.0, -1.0)[:, None]
+            if T is not None:
+                pts = np.repeat(pts[:, None, :], T, axis=1)
+                y = np.repeat(y[:, None, :], T, axis=1)
+            yield torch.as_tensor(pts, dtype=dtype), torch.as_tensor(y, dtype=dtype)
+
+    return batches()
 
 
 def flipflop_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:

@@ -137,7 +137,7 @@ def _run_processes(fn, todo, retries, reserved, max_workers):
     for _ in range(retries + 1):
         broken: list = []
         pool = ProcessPoolExecutor(max_workers=min(max_workers, max(1, len(todo))),
-                                   initializer=_limit_threads, initargs=(threads,))
+                                   initializer=_init_worker, initargs=(threads,))
         completed = False
         try:
             yield from _run_executor(fn, todo, retries, reserved, pool, broken)
@@ -153,6 +153,12 @@ def _run_processes(fn, todo, retries, reserved, max_workers):
                             "traceback": ""}}
 
 
+def _init_worker(threads: int) -> None:
+    """A local worker: numba's threads limited, and exit when the driver dies."""
+    _limit_threads(threads)
+    _exit_with_parent()
+
+
 def _limit_threads(threads: int) -> None:
     """Workers share the cores: numba's thread pool sized to this worker's share."""
     if "numba" in sys.modules:
@@ -161,20 +167,54 @@ def _limit_threads(threads: int) -> None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
-def _run_dask(fn, todo, retries, reserved, scheduler):
-    from distributed import Client, as_completed
+#: Seconds between a worker's checks that its parent (the sweep's driver) is alive.
+PARENT_POLL = 0.25
 
-    client = Client(scheduler, set_as_default=False) if isinstance(scheduler, str) else scheduler
+
+def _exit_with_parent() -> None:
+    """A daemon thread ends this worker when its parent process dies (SIGKILL of the driver
+    gives the pool no chance to stop its workers; an orphan is re-parented, so its parent pid
+    changes). Polling rather than ``PR_SET_PDEATHSIG``, which fires when the parent *thread*
+    that started the worker ends, and which exists only on Linux."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="plasticity-exit-with-parent", daemon=True).start()
+
+
+#: Seconds to wait for a Dask scheduler given by address before giving up.
+DASK_CONNECT_TIMEOUT = 10.0
+
+
+def _connect(scheduler: str):
+    from distributed import Client
+
+    try:
+        return Client(scheduler, set_as_default=False, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as e:
+        raise ValueError(f"sweep: scheduler must be the address of a reachable Dask scheduler; got {scheduler!r}, "
+                         f"which did not answer within {DASK_CONNECT_TIMEOUT:g} s ({type(e).__name__}: {e})") from e
+
+
+def _run_dask(fn, todo, retries, reserved, scheduler):
+    from distributed import as_completed
+
+    client = _connect(scheduler) if isinstance(scheduler, str) else scheduler
     futures = {}
     try:
         for i, kwargs in todo:
             futures[client.submit(run_point, fn, kwargs, retries, reserved, pure=False, retries=retries)] = i
         for f in as_completed(list(futures), loop=client.loop):
             i = futures.pop(f)
-            if f.status == "finished":
+            try:  # a result lost with its worker since it finished is recomputed by Dask: result() waits for it
                 outcome = f.result()
-            else:  # lost beyond Dask's own rescheduling (KilledWorker) or cancelled
-                e = f.exception()
+            except Exception as e:  # lost beyond Dask's own rescheduling (KilledWorker) or cancelled
                 outcome = {"status": "error", "error": error_info(e), "attempts": retries + 1, "elapsed": 0.0}
             f.release()
             yield i, outcome

@@ -126,5 +126,8 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or (isinstance(seed, Integral) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be an int in [0, inf), a numpy.random.Generator or None; got {seed!r}")
         return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy.random.Generator or None; got {seed!r} of type {type(seed).__name__}")
+    raise TypeError(f"seed must be an int in [0, inf), a numpy.random.Generator or None; got {seed!r} of type "
+                    f"{type(seed).__name__}")

@@ -179,6 +179,9 @@ def load_store(store: str | os.PathLike):
 def _expand_grid(grid: Any) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
     """(parameter names in first-seen order, canonical points, points as given)."""
     if isinstance(grid, Mapping):
+        if len(grid) == 0:  # the product of no lists is one empty point: refused like an empty list
+            raise ValueError("sweep: grid must hold at least one point (a dict of at least one parameter); "
+                             "got an empty dict")
         for name, values in grid.items():
             if not isinstance(name, str):
                 raise TypeError(f"sweep: grid keys must be parameter names (str); got {name!r}")
@@ -249,6 +252,9 @@ def _check_count(name: str, v: Any, low: int) -> int:
 def _check_path(store: Any) -> Path:
     if not isinstance(store, (str, os.PathLike)):
         raise TypeError(f"sweep: store must be a directory path or None; got {store!r}")
+    if Path(store).exists() and not Path(store).is_dir():
+        raise ValueError(f"sweep: store must be a directory path or None (a directory, created if missing); "
+                         f"got {str(store)!r}, which is an existing file")
     return Path(store)
 
 

@@ -68,3 +68,27 @@ def sleepy(x):
 
 def scaled(x):
     return {"y": SCALE * x}
+
+
+def dies_once(x, flag):
+    """Kills its own worker process in the middle of the point x == 0 the first time (the file
+    ``flag`` marks that it happened); returns normally otherwise."""
+    flag = Path(flag)
+    if x == 0 and not flag.exists():
+        flag.write_text(str(os.getpid()))
+        time.sleep(0.05)  # mid-point
+        os.kill(os.getpid(), 9)
+    time.sleep(0.05)
+    return {"y": x * 3, "pid_independent": np.arange(x + 1)}
+
+
+def sleepy_short(x):
+    time.sleep(0.05)
+    return {"y": x * 3, "pid_independent": np.arange(x + 1)}
+
+
+def logged_pid(x):
+    """Logs the pid of the process running the point, then sleeps SWEEP_SLEEP seconds."""
+    log_call(str(os.getpid()))
+    time.sleep(float(os.environ.get("SWEEP_SLEEP", "0.05")))
+    return {"y": x}

@@ -258,6 +258,48 @@ def test_killed_sweep_resumes_without_recomputing_stored_points(tmp_path):
                 assert z["ys"].shape == (4,)
 
 
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie waits for a reaper we do not control)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_exit_when_the_driver_is_killed(tmp_path):
+    """SIGKILL the driver alone (not its process group): its pool workers must not live on."""
+    log = tmp_path / "calls.log"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(HERE)!r})
+        import plasticity, _sweep_points
+        plasticity.sweep(_sweep_points.logged_pid, {{"x": list(range(8))}}, max_workers=2, progress=False)
+    """)
+    env = dict(os.environ, SWEEP_CALL_LOG=str(log), SWEEP_SLEEP="60")
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(set(pts.calls(log))) < 2:  # both workers are inside a 60 s point
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the workers did not start within 60 s"
+            time.sleep(0.01)
+        workers = {int(p) for p in pts.calls(log)}
+        assert proc.pid not in workers and all(_running(p) for p in workers)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in workers if _running(p)], "a worker outlived its driver by 10 s"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left, if the test failed
+        except ProcessLookupError:
+            pass
+
+
 # -- seeds -------------------------------------------------------------------------------------
 def test_point_seeds_do_not_depend_on_order_or_workers():
     points = [{"x": x} for x in range(6)]

@@ -84,3 +84,55 @@ def test_sweep_completes_when_a_worker_is_killed(cluster, tmp_path):
     assert table["y"].tolist() == [3 * x for x in range(8)]
     for x, a in zip(table["x"], table["pid_independent"]):
         np.testing.assert_array_equal(a, np.arange(x + 1))
+
+
+def test_sweep_completes_when_a_worker_dies_holding_finished_results(cluster, tmp_path, monkeypatch):
+    """A worker is killed after its points finished and before the sweep gathered them: their
+    futures are lost, not failed (``f.exception()`` is None); Dask recomputes them and the sweep
+    waits for the new results."""
+    from plasticity._store import PointStore
+
+    grid = {"x": list(range(8))}
+    write = PointStore.write_point
+    killed = []
+    with distributed.Client(cluster, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+
+        def write_then_kill(self, key, record, arrays):
+            write(self, key, record, arrays)
+            if killed:
+                return
+            # the sweep is here after its first point: wait until every point has finished, then
+            # kill the worker holding the most finished results the sweep has not gathered yet
+            deadline = time.monotonic() + 30
+            while any(client.processing().values()):
+                assert time.monotonic() < deadline, "the points did not all finish"
+                time.sleep(0.02)
+            address, keys = max(client.has_what().items(), key=lambda item: len(item[1]))
+            killed.append((address, len(keys)))
+            os.kill(pids[address], signal.SIGKILL)
+            while address in client.has_what():  # the scheduler has seen the death: the futures are lost
+                assert time.monotonic() < deadline, "the scheduler did not notice the dead worker"
+                time.sleep(0.02)
+
+        monkeypatch.setattr(PointStore, "write_point", write_then_kill)
+        table = plasticity.sweep(pts.sleepy_short, grid, scheduler=client, store=tmp_path / "store", progress=False)
+        client.wait_for_workers(2, timeout=60)
+    assert killed and killed[0][1] >= 2  # results the sweep had not gathered were lost with the worker
+    assert table["error"].isna().all()
+    assert table["y"].tolist() == [3 * x for x in range(8)]
+    for x, a in zip(table["x"], table["pid_independent"]):
+        np.testing.assert_array_equal(a, np.arange(x + 1))
+
+
+def test_sweep_completes_when_a_worker_dies_mid_point(cluster, tmp_path):
+    flag = tmp_path / "died"
+    with distributed.Client(cluster, set_as_default=False) as client:
+        table = plasticity.sweep(pts.dies_once, {"x": list(range(6)), "flag": [str(flag)]}, scheduler=client,
+                                 progress=False)
+        client.wait_for_workers(2, timeout=60)
+    assert flag.exists()  # a worker did die in the middle of point 0
+    assert table["error"].isna().all()
+    assert table["y"].tolist() == [3 * x for x in range(6)]
+    for x, a in zip(table["x"], table["pid_independent"]):
+        np.testing.assert_array_equal(a, np.arange(x + 1))

@@ -97,7 +97,9 @@ def _torch_layers(owner: str, net: Any) -> list[_Layer]:
     flat: list[tuple[str, Any]] = []
 
     def walk(seq: Any, prefix: str) -> None:
-        for name, m in seq.named_children():
+        # the Sequential's own entries, not named_children(), which yields a module reused at
+        # two positions (``act = ReLU(); Sequential(Linear, act, Linear, act)``) only once
+        for name, m in seq._modules.items():
             if isinstance(m, torch.nn.Sequential):
                 walk(m, f"{prefix}{name}.")
             else:

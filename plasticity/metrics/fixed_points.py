@@ -169,7 +169,11 @@ def _starts(owner: str, system: Any, starts: Any, seed: Any, dim: Any, scale: fl
         return as_rng(seed).uniform(-scale, scale, (int(starts), int(n))), None
     else:
         like = None
-        arr = np.array(starts, dtype=np.float64)
+        try:
+            arr = np.array(starts, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{owner}: starts must be an integer in [1, inf) or an (m, n) array of initial guesses; "
+                            f"got {starts!r:.80} of type {type(starts).__name__}") from e
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:

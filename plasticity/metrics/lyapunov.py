@@ -149,6 +149,10 @@ def _qr_growth(owner: str, engine: Any, steps: int, transient: int, every: int, 
             if since == every or i == n_steps - 1:
                 logs = engine.qr()
                 since = 0
+                if np.any(np.isnan(logs) | (logs == np.inf)):  # -inf is a collapsed vector, a result
+                    phase = "measurement" if accumulate else "transient"
+                    raise ValueError(f"{owner}: the tangent growth became NaN or inf at {phase} step {i + 1}; "
+                                     f"the system's Jacobian returned NaN or inf entries")
                 if accumulate:
                     total += logs
                     if record:

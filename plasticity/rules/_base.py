@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any, ClassVar
 
 import numpy as np
 
 from plasticity._validation import Interval, check_choice, check_finite_array, check_number, check_shape
 
-__all__ = ["Rule", "RateRule", "PackedRule", "check_step", "pack_state", "unpack_state"]
+__all__ = ["Rule", "RateRule", "PackedRule", "check_step", "state_class", "pack_state", "unpack_state"]
 
 
 class Rule:
@@ -69,7 +70,11 @@ def _check_sizes(owner: str, n_post: Any, n_pre: Any) -> tuple[int, int]:
 
 
 def check_step(rule: Rule, W: np.ndarray, pre: np.ndarray, post: np.ndarray, state: Any, dt: float) -> None:
-    """O(n) checks before a step: types, shapes, finite pre/post, state shapes, ``dt > 0``.
+    """O(n) checks before a step: types, shapes, finite pre/post, ``dt > 0``, and the state:
+    an instance of the rule's state class (``<Name>State`` in the rule's module; for a
+    combined rule, each term's), whose arrays are writeable, finite, float32 or float64 and
+    of shape ``(n_post,)`` (``(n_pre,)`` for a spiking rule's ``pre_fields``). Everything is
+    checked before W is touched.
 
     W is checked for shape and float dtype only: scanning it for NaN would cost a full
     pass, which is the whole budget of the kernel. Networks detect non-finite weights.
@@ -89,31 +94,54 @@ def check_step(rule: Rule, W: np.ndarray, pre: np.ndarray, post: np.ndarray, sta
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{owner}: {name} must be a real array; got dtype {a.dtype}")
         check_finite_array(owner, name, a)
-    dt_ok = isinstance(dt, (int, float, np.floating, np.integer)) and not isinstance(dt, bool)
-    if not dt_ok or not (math.isfinite(dt) and dt > 0):
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{owner}: dt must be a number in (0, inf); got {dt!r} of type {type(dt).__name__}")
+    if not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
-    _check_state_shapes(owner, "state", state, W.shape)
+    _check_state(owner, "state", rule, state, W.shape)
 
 
-def _check_state_shapes(owner: str, where: str, state: Any, shape: tuple[int, int]) -> None:
-    """Each array of a state dataclass is ``(n_post,)`` (or ``(n_pre,)``, or W's shape); the
-    states of a combined rule's terms are checked the same way."""
-    if isinstance(getattr(state, "terms", None), tuple):
-        for t, st in enumerate(state.terms):
-            _check_state_shapes(owner, f"{where}.terms[{t}]", st, shape)
+def state_class(rule: Any) -> type | None:
+    """The state dataclass of a rule: ``<Name>State`` in the rule's module (None if absent)."""
+    cls = getattr(sys.modules.get(type(rule).__module__), f"{type(rule).__name__}State", None)
+    return cls if isinstance(cls, type) else None
+
+
+def _check_state(owner: str, where: str, rule: Any, state: Any, shape: tuple[int, int]) -> None:
+    """The state is an instance of the rule's state class and each of its arrays is a
+    writeable, finite float32/float64 ``(n_post,)`` array (``(n_pre,)`` for a spiking rule's
+    ``pre_fields``); the states of a combined rule's terms are checked the same way."""
+    cls = state_class(rule)
+    name = type(rule).__name__
+    if cls is not None and not isinstance(state, cls):
+        raise TypeError(f"{owner}: {where} must be a {cls.__name__} (from {name}.init_state(n_post, n_pre)); "
+                        f"got {state!r:.80} of type {type(state).__name__}")
+    terms = rule.terms() if isinstance(rule, RateRule) else (rule,)
+    if terms != (rule,):  # a combined rule: one state per term
+        states = getattr(state, "terms", None)
+        if not isinstance(states, tuple) or len(states) != len(terms):
+            raise TypeError(f"{owner}: {where}.terms must be a tuple of {len(terms)} term states (from "
+                            f"{name}.init_state); got {states!r:.80}")
+        for t, (term, st) in enumerate(zip(terms, states)):
+            _check_state(owner, f"{where}.terms[{t}]", term, st, shape)
         return
     if not dataclasses.is_dataclass(state):
         return
     n_post, n_pre = shape
+    pre_fields = getattr(rule, "pre_fields", ())
     for f in dataclasses.fields(state):
         arr = getattr(state, f.name)
-        if isinstance(arr, np.ndarray) and arr.ndim >= 1:
-            expected = (n_post,) if arr.ndim == 1 else shape
-            if arr.shape != expected and arr.shape not in ((n_pre,),):
-                raise ValueError(
-                    f"{owner}: {where}.{f.name} has shape {arr.shape}; expected {expected} "
-                    f"from W[post, pre] of shape {shape}"
-                )
+        what = f"{where}.{f.name}"
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{owner}: {what} must be a numpy array of dtype float64 (or float32); "
+                            f"got {type(arr).__name__}")
+        if arr.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{owner}: {what} must have dtype float64 (or float32); got {arr.dtype}")
+        expected, n_what = ((n_pre,), "n_pre") if f.name in pre_fields else ((n_post,), "n_post")
+        check_shape(owner, what, arr, expected, f"{n_what} from W[post, pre] of shape {shape}")
+        if not arr.flags.writeable:
+            raise ValueError(f"{owner}: {what} must be writeable (it is updated in place)")
+        check_finite_array(owner, what, arr)
 
 
 def pack_state(state: Any, fields: tuple[str, ...], n: int) -> np.ndarray:

@@ -22,7 +22,11 @@ Dense interface (any user loop)
 -------------------------------
 ``rule.update(W, pre, post, state, dt)`` with ``W[post, pre]`` float64 (or float32) and
 ``pre`` ``(n_pre,)``, ``post`` ``(n_post,)`` the spike indicators of one step (bool, or a real
-array of 0/1). ``rule.reference_update`` is the same step in plain numpy.
+array of 0/1). ``rule.reference_update`` is the same step in plain numpy. A weight the step
+changes (a column of a presynaptic spike, a row of a postsynaptic spike) that lies outside the
+rule's ``weight_bounds()`` or is NaN raises ``ValueError`` naming ``W`` before anything changes,
+instead of being clipped silently; the weights of silent neurons are not scanned, since a full
+scan would cost O(n_post * n_pre) against the O(spikes * n) of the step.
 
 Sparse interface (the spiking network's plastic projections)
 ------------------------------------------------------------
@@ -133,6 +137,25 @@ def post_index(indptr: np.ndarray, indices: np.ndarray, n_post: int) -> tuple[np
     return post_indptr, post_syn, pre_of_syn[post_syn]
 
 
+def _check_bounds(owner: str, W: np.ndarray, fired_pre: np.ndarray, fired_post: np.ndarray,
+                  w_min: float, w_max: float) -> None:
+    """Raise ``ValueError`` naming ``W`` if a weight this step changes (the columns of the
+    presynaptic and the rows of the postsynaptic spikes) lies outside ``[w_min, w_max]`` or is
+    NaN: the step would clip it silently. Costs what the step costs, O(spikes * n); the
+    weights of silent neurons are not scanned (a full scan would be O(n_post * n_pre) per step)."""
+    if w_min == -np.inf and w_max == np.inf:
+        return
+    for block, rows, cols in ((W[:, fired_pre], slice(None), np.flatnonzero(fired_pre)),
+                              (W[fired_post, :], np.flatnonzero(fired_post), slice(None))):
+        bad = ~((block >= w_min) & (block <= w_max))
+        if np.any(bad):
+            i, j = np.unravel_index(np.argmax(bad), bad.shape)
+            i = i if isinstance(rows, slice) else rows[i]
+            j = j if isinstance(cols, slice) else cols[j]
+            raise ValueError(f"{owner}: W must hold weights in [w_min, w_max] = [{w_min:g}, {w_max:g}] (the rule's "
+                             f"bounds); got W[{i}, {j}] = {float(W[i, j])!r} (the step would clip it silently)")
+
+
 def _stack(state: Any, fields: tuple[str, ...]) -> np.ndarray:
     if not fields:  # a rule without traces on this side: an empty 2-D block, same numba type
         return np.zeros((0, 0))
@@ -194,6 +217,11 @@ class SpikingRule(Rule):
         for k, name in enumerate(self.post_fields):
             getattr(state, name)[...] = S_post[k]
 
+    def weight_bounds(self) -> tuple[float, float]:
+        """The hard bounds ``(w_min, w_max)`` of the weights (the rule's ``w_min``, ``w_max``
+        fields; unbounded when it has none)."""
+        return float(getattr(self, "w_min", -np.inf)), float(getattr(self, "w_max", np.inf))
+
     # -- the contract --------------------------------------------------------------------
     def _checked(self, W, pre, post, state, dt) -> tuple[np.ndarray, np.ndarray]:
         check_step(self, W, pre, post, state, dt)
@@ -203,7 +231,9 @@ class SpikingRule(Rule):
             for name in fields:  # check_step accepts either length; a trace has one side
                 why = f"{what} from W[post, pre] of shape {W.shape}"
                 check_shape(owner, f"state.{name}", getattr(state, name), (n,), why)
-        return check_spikes(owner, "pre", pre), check_spikes(owner, "post", post)
+        x, y = check_spikes(owner, "pre", pre), check_spikes(owner, "post", post)
+        _check_bounds(owner, W, x != 0.0, y != 0.0, *self.weight_bounds())
+        return x, y
 
     def update(self, W: np.ndarray, pre: np.ndarray, post: np.ndarray, state: Any, dt: float) -> None:
         """One step of length ``dt`` (s) through the dense numba kernel, in place on ``W`` and ``state``.

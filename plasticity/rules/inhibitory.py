@@ -76,6 +76,10 @@ class InhibitorySTDP(SpikingRule):
     post_fields: ClassVar[tuple[str, ...]] = ("x_post",)
     state_class: ClassVar[type] = InhibitorySTDPState
 
+    def weight_bounds(self) -> tuple[float, float]:
+        """``(0, w_max)``: the weights' hard bounds."""
+        return 0.0, float(self.w_max)
+
     @property
     def alpha(self) -> float:
         """Depression per presynaptic spike in units of ``eta``: ``2 * target_rate * tau``."""
