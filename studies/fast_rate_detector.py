@@ -3,15 +3,16 @@
 After Zenke, Hennequin & Gerstner (2013) PLoS Comput Biol 9:e1003330, "Synaptic plasticity in
 neural networks needs homeostasis with a fast rate detector". Two parts.
 
-Spiking part. The COBA network of :mod:`studies.spiking_homeostasis` (3200 E + 800 I, weak
-Poisson drive) with E->E triplet STDP whose LTD amplitude slides with a low-pass estimate of
-each neuron's rate (Pfister & Gerstner 2006 minimal set, target = its threshold 17.5 Hz,
-amplitudes times ``eta``), over the detector time constant ``tau_rate``. A run is unstable when
-its E rate (50 ms bins, 0.15 s smoothing) passes 50 Hz at any time (runaway) or ends below 1 Hz.
+Spiking part. The COBA network of :mod:`models.spiking_builders` (3200 E + 800 I, weak Poisson
+drive; as in :mod:`studies.spiking_homeostasis`) with E->E triplet STDP whose LTD amplitude slides
+with a low-pass estimate of each neuron's rate (Pfister & Gerstner 2006 minimal set, target = its
+threshold 17.5 Hz, amplitudes times ``eta``), over the detector time constant ``tau_rate``. A run
+is unstable when its E rate (50 ms bins, 0.15 s smoothing) passes 50 Hz at any time (runaway) or
+ends below 1 Hz.
 Mean-field estimate (Poisson firing, no spike correlations, network rate rho following the mean
 E->E weight w instantly with gain G = d rho / d w): the minimal rule with target kappa = theta0
 drifts as dw/dt = A rho^2 (rho - r^2 / kappa), A = eta a3+ tau+ tau_y, and tau_rate dr/dt = rho - r,
-which is the 2-D system below with k = G A kappa^2, so
+which is the 2-D system (i) below with k = G A kappa^2, so
 
     tau_rate_c ~ 1 / (G eta a3+ tau+ tau_y kappa^2)
 
@@ -21,43 +22,17 @@ order-of-magnitude check, not a prediction to test.
 
 Rate part: BCM (``plasticity.rules.BCM``, power 2) with threshold time constant ``tau_theta``.
 
-(i) One linear neuron y = w . x with a constant input x:
+(i) One linear neuron y = w . x with a constant input x: stable iff tau_theta < tau_c =
+1 / (eta |x|^2), where a Hopf bifurcation (supercritical) turns the fixed point y* = theta* = 1
+into a limit cycle; farther above, the rate collapses to y = 0 or runs away.
 
-    dw/dt = eta y (y - theta) x,   tau_theta dtheta/dt = y^2 - theta
-    =>  dy/dt = k y (y - theta),   k = eta |x|^2.
+(ii) A recurrent ReLU rate network (``models.RateNetwork`` flow, n = 100, all W plastic under
+BCM): per eigenvalue lambda of the fixed-point weights, a mode with its own Routh-Hurwitz boundary
+tau_c(lambda) = (1 - lambda) / m - tau / (1 - lambda) + O(tau^2), m = eta n; the uniform mode
+(lambda = 1 - I0) is the least stable one.
 
-Fixed point y* = theta* = 1. Linearised in (y, theta):
-
-    J = [[k, -k], [2 / tau_theta, -1 / tau_theta]],  det J = k / tau_theta > 0,  tr J = k - 1 / tau_theta,
-
-so the fixed point is stable iff tau_theta < tau_c = 1 / (eta |x|^2); at tau_c the eigenvalues
-are +-i k: a Hopf bifurcation (here supercritical: just above tau_c the rate oscillates on a
-small limit cycle; farther above it collapses to the silent state y = 0 or runs away). With
-theta tracking y^p the same tau_c holds for any p > 1 (det J = (p - 1) k / tau_theta). Derived
-here; the same instability of the averaged BCM equations is analysed for two and three stimuli
-by Udeigwe, Munro & Ermentrout (2017) J Math Neurosci 7:2, and is why the threshold must be
-fast compared with the weights (Cooper, Intrator, Blais & Shouval 2004, Theory of Cortical
-Plasticity, ch. 3).
-
-(ii) A recurrent rate network, ``models.RateNetwork`` flow with ReLU, n = 100,
-tau dx/dt = -x + W relu(x) + I0, W0 = c0/n + sigma N(0, 1)/sqrt(n), all W plastic under BCM
-(pre = post = the rates). At a fixed point with every rate 1 (theta = 1), W* 1 = (1 - I0) 1:
-the uniform mode has eigenvalue lambda = 1 - I0 of W* exactly. BCM changes each row along the
-rate vector (= 1 there), so per eigenvalue lambda of W* the perturbations (x, c, theta) of a
-mode (c: the row-sum change) obey
-
-    tau dx/dt = (lambda - 1) x + c,  dc/dt = m (x - theta),  tau_theta dtheta/dt = 2 x - theta,  m = eta n.
-
-Routh-Hurwitz on its characteristic polynomial s^3 + (a + 1/T) s^2 + (a/T - b m) s + b m / T
-(a = (1 - lambda)/tau, b = 1/tau, T = tau_theta) gives stability iff
-T^2 a b m - T (a^2 - 2 b m) - a < 0, i.e.
-
-    tau_theta < tau_c(lambda) = [a^2 - 2 b m + sqrt(a^4 + 4 b^2 m^2)] / (2 a b m)
-                              = (1 - lambda) / m - tau / (1 - lambda) + O(tau^2)
-
-(the first term is the single-neuron result with the mode's closed-loop gain 1/(1 - lambda);
-the second is the cost of the neurons' own lag). With sigma small the uniform mode
-(lambda = 1 - I0) is the least stable one; the bulk's tau_c is checked to lie well above.
+Both derivations, the closed forms, the models and their reference configuration are in
+:mod:`models.bcm_stability`.
 
 Writes ``fig_fast_rate_detector.{png,pdf}``, ``results.{csv,parquet}`` (one row per part, model
 or learning rate and time constant, means over seeds) and ``points.{csv,parquet}``.
@@ -69,18 +44,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from models import RateNetwork
-from plasticity.rules import BCM, TripletSTDP
-from studies.spiking_homeostasis import MAX_RATE, RATE_BIN, RUNAWAY_RATE, SILENT_RATE, network, triplet_rule, triplet_target
+from models.bcm_stability import (AMPLITUDE_STABLE, NET_ETA, NET_I0, NET_N, NEURON_ETA, RATE_DT, RATE_T, bcm_network,
+                                   bcm_neuron, network_boundaries, neuron_critical_tau, rate_stability)
+from models.spiking_builders import MAX_RATE, RATE_BIN, RUNAWAY_RATE, SILENT_RATE, driven_coba, triplet_rule, triplet_target
+from plasticity.rules import TripletSTDP
 
 NAME = "fast_rate_detector"
 
-# rate part: one neuron (tau_c = 30) and one network (tau_c = 21.6) in model time units
-NEURON_K, NEURON_ETA = 10, 1 / 30            # inputs, learning rate; |x| = 1 so tau_c = 1 / eta = 30
-NET_N, NET_ETA, NET_I0, NET_C0, NET_SIGMA, NET_TAU, NET_DT = 100, 1e-4, 0.25, 0.6, 0.3, 1.0, 0.1
-RATE_T, RATE_DT = 2000.0, 0.1                 # model time units per run; step of both models
-AMPLITUDE_STABLE = 0.02                       # half peak-to-peak of the mean rate in the last quarter (fixed point 1)
-COLLAPSED = 0.05                              # mean rate below this in the last quarter: silent
+# rate part (models.bcm_stability): threshold time constants around tau_c = 30 (neuron), 21.6 (network)
 TAU_THETA = [float(10 * 2 ** (k / 4)) for k in range(12)]          # 10 .. 67, factors 2^(1/4)
 TAU_THETA_FINE = [float(10 * 2 ** (k / 8)) for k in range(24)]
 
@@ -102,108 +73,7 @@ GRID = _grid([0.1, 0.2, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 5.0, 10.0, 20.0], [0.5, 1.
 QUICK = _grid([0.1, 0.3, 1.0, 3.0, 10.0], [1.0], [0], 4000, 5.0, TAU_THETA, [0], 2.0)
 
 
-# -- analytic boundaries ------------------------------------------------------------------
-def neuron_critical_tau(eta: float, x_norm2: float) -> float:
-    """tau_c = 1 / (eta |x|^2) of one linear BCM neuron with a constant input (module docstring)."""
-    return 1.0 / (eta * x_norm2)
-
-
-def mode_jacobian(lam: complex, tau: float, m: float, tau_theta: float) -> np.ndarray:
-    """Jacobian of one mode (x, c, theta) of the BCM rate network at its fixed point (module docstring)."""
-    return np.array([[(lam - 1) / tau, 1 / tau, 0], [m, 0, -m], [2 / tau_theta, 0, -1 / tau_theta]], dtype=complex)
-
-
-def mode_critical_tau(lam: float, tau: float, m: float) -> float:
-    """Closed-form Routh-Hurwitz boundary tau_c(lambda) of a real mode, lambda < 1 (module docstring)."""
-    a, b = (1 - lam) / tau, 1 / tau
-    return (a * a - 2 * b * m + math.sqrt(a**4 + 4 * b * b * m * m)) / (2 * a * b * m)
-
-
-def network_critical_tau(eigenvalues: np.ndarray, tau: float, m: float) -> float:
-    """Smallest tau_theta at which some mode's Jacobian has an eigenvalue with positive real part (bisection)."""
-    def unstable(T):
-        return any(np.linalg.eigvals(mode_jacobian(lam, tau, m, T)).real.max() > 0 for lam in eigenvalues)
-
-    lo, hi = 1e-6, 1.0
-    while not unstable(hi):
-        lo, hi = hi, 2 * hi
-        if hi > 1e9:
-            return math.inf
-    for _ in range(60):
-        mid = math.sqrt(lo * hi)
-        lo, hi = (lo, mid) if unstable(mid) else (mid, hi)
-    return math.sqrt(lo * hi)
-
-
-def network_weights(seed: int) -> np.ndarray:
-    """W0 = c0/n + sigma N(0,1)/sqrt(n), ``(n, n)``."""
-    rng = np.random.default_rng(seed)
-    return NET_C0 / NET_N + NET_SIGMA / math.sqrt(NET_N) * rng.standard_normal((NET_N, NET_N))
-
-
-def network_boundaries(seed: int) -> tuple[float, float]:
-    """(tau_c of the uniform mode, tau_c of the other modes estimated with W* ~ W0 + a 1^T)."""
-    W0 = network_weights(seed)
-    m = NET_ETA * NET_N
-    W_star = W0 + ((1 - NET_I0) - W0.sum(axis=1))[:, None] / NET_N  # rows shifted along 1 to W* 1 = (1 - I0) 1
-    ev = np.linalg.eigvals(W_star)
-    bulk = ev[np.argsort(np.abs(ev - (1 - NET_I0)))[1:]]
-    return mode_critical_tau(1 - NET_I0, NET_TAU, m), network_critical_tau(bulk, NET_TAU, m)
-
-
-# -- simulations --------------------------------------------------------------------------
-def bcm_neuron(tau_theta: float, seed: int, duration: float = RATE_T, dt: float = RATE_DT) -> tuple[np.ndarray, np.ndarray]:
-    """One linear BCM neuron y = w . x, |x| = 1, from y = 0.6 and theta = 0.36; ``(times, y)``.
-
-    Explicit Euler through ``BCM.update`` in a plain loop; stops early if |y| > 1e3.
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0.5, 1.5, NEURON_K)
-    x /= np.linalg.norm(x)
-    rule = BCM(eta=NEURON_ETA, tau_theta=tau_theta, theta0=0.36)
-    W = (0.6 * x)[None, :].copy()
-    state = rule.init_state(1, NEURON_K)
-    steps = int(round(duration / dt))
-    ys = np.empty(steps)
-    for k in range(steps):
-        y = W @ x
-        ys[k] = y[0]
-        if not abs(y[0]) < 1e3:
-            return dt * np.arange(k + 1), ys[:k + 1]
-        rule.update(W, x, y, state, dt)
-    return dt * np.arange(steps), ys
-
-
-def bcm_network(tau_theta: float, seed: int, duration: float = RATE_T):
-    """The BCM rate network (module docstring) from rate ~ I0 / (1 - c0); returns the ``RateResult``."""
-    net = RateNetwork(network_weights(seed), activation="relu", dynamics="flow", tau=NET_TAU, dt=NET_DT, seed=seed)
-    y0 = NET_I0 / (1 - NET_C0)
-    x0 = y0 + 0.01 * np.random.default_rng(seed + 1).standard_normal(NET_N)
-    rule = BCM(eta=NET_ETA, tau_theta=tau_theta, theta0=y0**2)
-    return net.run(int(round(duration / NET_DT)), rule=rule, inputs=NET_I0, x0=x0, record_every=10, progress=False,
-                   bound=1e3)
-
-
-def rate_stability(times: np.ndarray, y: np.ndarray, diverged: bool, fixed_point: float = 1.0) -> dict:
-    """Mean and half peak-to-peak amplitude of ``y`` over the last quarter, its growth over the third; unstable or not.
-
-    Unstable: diverged, collapsed (mean < COLLAPSED), away from the fixed point (mean off by
-    more than 10%, e.g. part of the network fell silent), or an oscillation above
-    AMPLITUDE_STABLE that is not dying out (amplitude in the last quarter >= 0.9 x that in the
-    third quarter).
-    The growth test matters just below tau_c, where the decay rate (1/tau_theta - k)/2 is so
-    small that a finite run still oscillates visibly.
-    """
-    q = len(y) // 4
-    late, prev = (y[3 * q:], y[2 * q:3 * q]) if q >= 2 else (y, y)
-    mean, amp = float(late.mean()), float((late.max() - late.min()) / 2)
-    amp_prev = float((prev.max() - prev.min()) / 2)
-    growth = amp / amp_prev if amp_prev > 0 else (1.0 if amp == 0 else math.inf)
-    return {"final_rate": mean, "amplitude": amp, "growth": growth, "diverged": bool(diverged),
-            "unstable": bool(diverged or mean < COLLAPSED or abs(mean - fixed_point) > 0.1 * fixed_point
-                             or (amp > AMPLITUDE_STABLE and growth >= 0.9))}
-
-
+# -- the study ------------------------------------------------------------------------------
 def point(part: str, seed: int, tau_rate: float = math.nan, eta: float = 1.0, n: int = 4000, duration: float = 5.0,
           ee_scale: float = 1.0, model: str = "", tau_theta: float = math.nan, drive: float = 50.0) -> dict:
     """One grid point of a part: ``spiking`` (tau_rate, eta), ``gain`` (ee_scale) or ``rate`` (model, tau_theta)."""
@@ -218,7 +88,7 @@ def point(part: str, seed: int, tau_rate: float = math.nan, eta: float = 1.0, n:
         out = rate_stability(t, y, diverged)
         keep = np.linspace(0, len(y) - 1, min(len(y), 500)).astype(int)
         return {**out, "tau_c": tau_c, "tau_c_bulk": tau_c_other, "t": np.asarray(t)[keep], "y": np.asarray(y)[keep]}
-    net = network(n, drive, seed, ee_scale=ee_scale)
+    net = driven_coba(n, drive, seed, ee_scale=ee_scale)
     if part == "gain":
         res = net.run(duration, progress=False)
         return {"rate_E_final": res.rates["E"]}

@@ -19,10 +19,11 @@ Rule parameters are fixed (not learnt), the same ``eta`` for every weight rule. 
 * task performance: the final training loss (MSE), the held-out loss and accuracy (sign of each
   defined output) over the trained horizon ``T``, and the accuracy over ``(T, 2T]`` (beyond it);
 * the spectral radius of the effective recurrent weights ``diag(gain) W_eff(t)`` at every step
-  of the trial (``W_hh`` alone for the plain RNN; ``W_eff(0) = W_hh``);
+  of the trial (``W_hh`` alone for the plain RNN; ``W_eff(0) = W_hh``; ``models.rnn.effective_trial``);
 * the maximal Lyapunov exponent (per step) of the autonomous dynamics (zero input) with the
   weights frozen as they are at the start of a trial (``W_hh``) and at the end of a held-out
-  trial (``W_eff(2T)``, gain and threshold included), started from the trial's final state;
+  trial (``W_eff(2T)``, gain and threshold included; ``models.rnn.frozen_system``), started from
+  the trial's final state;
 * the activity variance (mean over units of the variance over time) over the held-out trial.
 
 The edge of chaos is a maximal exponent of 0 (and, for the linearisation at the origin, an
@@ -117,110 +118,6 @@ def make_model(rule: str, n_hidden: int, seed: int):
     return PlasticRNN(3, n_hidden, 3, rule=make_rule(rule), plastic="per-synapse", alpha=ALPHA, seed=seed)
 
 
-# -- the trial, step by step ----------------------------------------------------------------
-def effective_trial(model, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Run ``model`` over ``inputs`` ``(B, T, n_in)`` in float64 as its ``forward`` does, keeping
-    the spectral radius of the effective recurrent weights at every step.
-
-    The effective weights of step ``t`` are ``diag(gain(t)) (W_hh + A * Hebb(t))``: the matrix
-    that multiplies ``h_t`` inside the activation at the next step (``Hebb(0) = 0``, gain 1).
-    For a plain ``RNN`` they are ``W_hh`` throughout.
-
-    Returns
-    -------
-    dict with ``hidden`` ``(B, T, n)``, ``outputs`` ``(B, T, n_out)``, ``radius`` ``(B, T + 1)``
-    (entry ``t`` after ``t`` steps), and the end-of-trial ``W`` ``(B, n, n)`` (``W_hh + A * Hebb``),
-    ``gain`` and ``threshold`` ``(B, n)``.
-    """
-    from models.rnn import PlasticRNN
-
-    d = torch.float64
-    with torch.no_grad():
-        x = inputs.to(d)
-        B, T, _ = x.shape
-        n = model.n_hidden
-        W_hh, W_in, b = model.W_hh.to(d), model.W_in.to(d), model.b.to(d)
-        phi = torch.tanh if model.activation == "tanh" else torch.relu
-        a = model.alpha
-        drive = x @ W_in.T + b
-        h = x.new_zeros(B, n)
-        gain, threshold = x.new_ones(B, n), x.new_zeros(B, n)
-        plastic = isinstance(model, PlasticRNN)
-        if plastic:
-            A = model.plasticity_coef.to(d)
-            rule = model.rule
-            hebb = x.new_zeros(B, n, n)
-            state = rule.init_state(n, n, batch=(B,), dtype=d)
-            intrinsic = "gain" in state._fields and "threshold" in state._fields
-        W = W_hh.expand(B, n, n)
-        radius = [_radius(W_hh).expand(B)]
-        hs = []
-        for t in range(T):
-            z = drive[:, t] + torch.einsum("bij,bj->bi", W, h)
-            if plastic and intrinsic:
-                z = state.gain * z - state.threshold
-            h_new = (1.0 - a) * h + a * phi(z)
-            if plastic:
-                hebb, state = rule.update(hebb, h, h_new, state, model.rule_dt)
-                W = W_hh + A * hebb
-                if intrinsic:
-                    gain, threshold = state.gain, state.threshold
-                radius.append(_radius(gain[:, :, None] * W))
-            else:
-                radius.append(radius[0])
-            h = h_new
-            hs.append(h)
-        hidden = torch.stack(hs, dim=1)
-        outputs = hidden @ model.W_out.to(d).T + model.b_out.to(d)
-        return {"hidden": hidden, "outputs": outputs, "radius": torch.stack(radius, dim=1),
-                "W": W.clone(), "gain": gain.clone(), "threshold": threshold.clone()}
-
-
-def _radius(M: torch.Tensor) -> torch.Tensor:
-    """Spectral radius of each matrix in ``M`` ``(..., n, n)``; NaN for a matrix with a non-finite entry
-    (a run that blew up is a result, and ``eigvals`` refuses NaN)."""
-    ok = torch.isfinite(M).all(dim=-1).all(dim=-1)
-    r = torch.linalg.eigvals(torch.where(ok[..., None, None], M, torch.zeros_like(M))).abs().amax(dim=-1)
-    return torch.where(ok, r, torch.full_like(r, math.nan))
-
-
-def frozen_system(model, W: Any = None, gain: Any = None, threshold: Any = None):
-    """The autonomous map ``h <- (1 - alpha) h + alpha phi(gain (W h + b) - threshold)`` (float64).
-
-    ``W`` defaults to ``W_hh``, ``gain`` to 1, ``threshold`` to 0; with those it is
-    ``model.as_system()``. Returns a :class:`plasticity.metrics.Map` with the analytic Jacobian
-    ``(1 - alpha) I + alpha diag(phi'(.) gain) W`` and its matrix-free tangent map.
-    """
-    from plasticity.metrics import Map
-
-    def arr(v, default):
-        v = default if v is None else v
-        return v.detach().double().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=np.float64)
-
-    n = model.n_hidden
-    Wn = arr(W, model.W_hh)
-    bn = arr(None, model.b)
-    g = arr(gain, np.ones(n))
-    th = arr(threshold, np.zeros(n))
-    a, relu = model.alpha, model.activation == "relu"
-    phi = (lambda z: np.maximum(z, 0.0)) if relu else np.tanh
-    dphi = (lambda z: (z > 0).astype(np.float64)) if relu else (lambda z: 1.0 - np.tanh(z) ** 2)
-
-    def pre(h):
-        return g * (Wn @ h + bn) - th
-
-    def step(h):
-        return (1.0 - a) * h + a * phi(pre(h))
-
-    def jacobian(h):
-        return (1.0 - a) * np.eye(n) + a * (dphi(pre(h)) * g)[:, None] * Wn
-
-    def jvp(h, V):
-        return (1.0 - a) * V + a * (dphi(pre(h)) * g)[:, None] * (Wn @ V)
-
-    return Map(step, jacobian, jvp=jvp, dim=n)
-
-
 # -- the study ------------------------------------------------------------------------------
 def point(rule: str, seed: int, n_hidden: int, batch_size: int, T: int, steps: int) -> dict:
     """Train one network of condition ``rule`` on the flip-flop; its performance and stability.
@@ -243,7 +140,7 @@ def point(rule: str, seed: int, n_hidden: int, batch_size: int, T: int, steps: i
         ``radius_t`` ``(2T + 1,)`` (effective radius after ``t`` steps, mean over those trials),
         ``loss_steps``, ``loss_t`` (training loss in ``LOSS_BINS`` bins: mean step, mean loss).
     """
-    from models.rnn import train
+    from models.rnn import effective_trial, frozen_system, train
     from models.tasks import flipflop, sign_accuracy
     from plasticity.metrics import activity_variance, max_lyapunov
 

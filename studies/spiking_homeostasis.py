@@ -1,8 +1,8 @@
 """Spiking homeostasis: the COBA network under pair, triplet, homeostatic-triplet and triplet + inhibitory STDP.
 
 The Brette et al. (2007) COBA network (``models.SpikingNetwork.coba``: 3200 E + 800 I
-conductance-based LIF neurons, p = 0.02, we = 6 nS, wi = 67 nS, ~19 Hz, CV of ISI ~1.7) with
-plastic E->E synapses under
+conductance-based LIF neurons, p = 0.02, we = 6 nS, wi = 67 nS, ~19 Hz, CV of ISI ~1.7; built with
+its drive, rules and read-out by :mod:`models.spiking_builders`) with plastic E->E synapses under
 
 * ``none``: no plasticity (the control);
 * ``pair``: additive pair STDP, Song, Miller & Abbott (2000) Nat Neurosci 3:919 (A+ = 0.005
@@ -49,27 +49,19 @@ means over seeds) and ``points.{csv,parquet}`` (one row per condition and seed).
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
-from models import SpikingNetwork
-from models.spiking import PoissonPopulation, Projection
-from plasticity.metrics import fano_factor, golomb_synchrony, isi_cv, pairwise_correlation, spike_counts, weight_summary
-from plasticity.rules import InhibitorySTDP, PairSTDP, TripletSTDP
+from models.spiking_builders import (MAX_RATE, RATE_BIN, RUNAWAY_RATE, SILENT_RATE, W_MAX_EE, W_MAX_IE, WE, WI,
+                                     driven_coba, spike_statistics, triplet_rule, triplet_target)
+from plasticity.metrics import weight_summary
+from plasticity.rules import InhibitorySTDP, PairSTDP
 
 NAME = "spiking_homeostasis"
-WE, WI = 6e-9, 67e-9             # COBA weights (S)
-W_MAX_EE, W_MAX_IE = 3 * WE, 10 * WI
-N_X, P_X = 1000, 0.02            # external Poisson drive: sources, connection probability
-MAX_RATE = 200.0                 # Hz in a 10 ms window: the run stops (diverged)
-RUNAWAY_RATE, SILENT_RATE = 50.0, 1.0   # Hz, final E rate
 BOUND_RTOL, SYNCHRONOUS_CHI = 0.05, 0.5  # "at w_max": within 5% of it; synchronous: Golomb chi above this
 TAU_RATE = 0.5                   # s, rate detector of the homeostatic triplet rule (fast: see fast_rate_detector)
 ISTDP_ETA = 1e-2 * WI            # S per pairing
-RATE_BIN, FANO_BIN, SYNC_BIN = 0.05, 0.1, 0.01   # s
-N_SYNC, RASTER_E, RASTER_I, RASTER_T = 250, 200, 50, 0.5
+RASTER_E, RASTER_I, RASTER_T = 200, 50, 0.5
 HIST_BINS = 60
 
 CONDITIONS = ("none", "pair", "triplet", "triplet_homeostatic", "triplet_istdp")
@@ -78,19 +70,6 @@ LABELS = {"none": "no plasticity", "pair": "pair STDP", "triplet": "triplet STDP
 
 GRID = {"condition": list(CONDITIONS), "seed": [0, 1, 2], "n": [4000], "duration": [30.0], "drive": [50.0]}
 QUICK = {"condition": list(CONDITIONS), "seed": [0], "n": [4000], "duration": [3.0], "drive": [50.0]}
-
-
-def triplet_target() -> float:
-    """theta0 = A2- tau- / (A3+ tau+ tau_y) of the minimal visual-cortex set (Hz): its BCM threshold."""
-    r = TripletSTDP.minimal_visual_cortex()
-    return r.a2_minus * r.tau_minus / (r.a3_plus * r.tau_plus * r.tau_y)
-
-
-def triplet_rule(eta: float = 1.0, target_rate: float | None = None, tau_rate: float = TAU_RATE) -> TripletSTDP:
-    """Minimal all-to-all visual-cortex triplet STDP in siemens (amplitudes times ``eta * WE``)."""
-    r = TripletSTDP.minimal_visual_cortex()
-    return TripletSTDP.minimal_visual_cortex(a3_plus=r.a3_plus * eta * WE, a2_minus=r.a2_minus * eta * WE,
-                                             w_max=W_MAX_EE, target_rate=target_rate, tau_rate=tau_rate)
 
 
 def rules(condition: str) -> dict | None:
@@ -102,62 +81,18 @@ def rules(condition: str) -> dict | None:
         a_plus = 0.005 * W_MAX_EE
         return {"EE": PairSTDP(a_plus=a_plus, a_minus=1.05 * a_plus, tau_plus=20e-3, tau_minus=20e-3, w_max=W_MAX_EE)}
     if condition == "triplet":
-        return {"EE": triplet_rule()}
+        return {"EE": triplet_rule(tau_rate=TAU_RATE)}
     if condition == "triplet_homeostatic":
-        return {"EE": triplet_rule(target_rate=target)}
+        return {"EE": triplet_rule(target_rate=target, tau_rate=TAU_RATE)}
     if condition == "triplet_istdp":
-        return {"EE": triplet_rule(),
+        return {"EE": triplet_rule(tau_rate=TAU_RATE),
                 "IE": InhibitorySTDP(eta=ISTDP_ETA, target_rate=target, tau=20e-3, w_max=W_MAX_IE)}
     raise ValueError(f"condition must be one of {CONDITIONS}; got {condition!r}")
 
 
-def network(n: int, drive: float, seed: int, ee_scale: float = 1.0) -> SpikingNetwork:
-    """COBA (80% E) with in-degree kept at 80 (p = 80 / n), plus ``drive`` Hz of Poisson input per neuron.
-
-    ``ee_scale`` multiplies the E->E weights (for measuring the network's gain).
-    """
-    n_exc = int(round(0.8 * n))
-    base = SpikingNetwork.coba(seed=seed, n_exc=n_exc, n_inh=n - n_exc, p=min(1.0, 0.02 * 4000 / n))
-    if drive == 0 and ee_scale == 1.0:
-        return base
-    projections = tuple(replace(p, weight=p.weight * ee_scale) if p.key == "EE" else p for p in base.projections)
-    inputs = (PoissonPopulation("X", N_X, drive / (N_X * P_X)),) if drive > 0 else ()
-    if drive > 0:
-        projections += (Projection("X", "E", P_X, WE), Projection("X", "I", P_X, WE))
-    return SpikingNetwork(base.populations, projections, inputs=inputs, synapse="conductance",
-                          tau_exc=base.tau_exc, tau_inh=base.tau_inh, E_exc=base.E_exc, E_inh=base.E_inh,
-                          dt=base.dt, method="euler", weight_dtype="float32", seed=seed)
-
-
-def spike_statistics(res, t_start: float, t_stop: float) -> dict:
-    """Rates, CV of ISI, Fano factor and synchrony of the E population over ``[t_start, t_stop)``."""
-    E = res.populations["E"]
-    n_e = E.stop - E.start
-    in_e = (res.spike_indices >= E.start) & (res.spike_indices < E.stop)
-    t, i = res.spike_times[in_e], res.spike_indices[in_e] - E.start
-    span = max(t_stop - t_start, 1e-12)
-    rate = float(np.count_nonzero((t >= t_start) & (t < t_stop)) / (n_e * span))
-    I = res.populations["I"]
-    in_i = (res.spike_indices >= I.start) & (res.spike_indices < I.stop) & (res.spike_times >= t_start) & (res.spike_times < t_stop)
-    out = {"rate_E": rate, "rate_I": float(np.count_nonzero(in_i) / ((I.stop - I.start) * span)),
-           "cv_isi": np.nan, "fano": np.nan, "sync_corr": np.nan, "sync_chi": np.nan}
-    if rate == 0:
-        return out
-    with np.errstate(all="ignore"):
-        out["cv_isi"] = float(np.nanmean(isi_cv(t, i, n_e, t_start=t_start, t_stop=t_stop)))
-    if span >= 2 * FANO_BIN:
-        out["fano"] = float(np.nanmean(fano_factor(spike_counts(t, i, n_e, FANO_BIN, t_start, t_stop))))
-    sub = i < N_SYNC  # connectivity is random: the first neurons are a random subset
-    counts = spike_counts(t[sub], i[sub], min(N_SYNC, n_e), SYNC_BIN, t_start, t_stop)
-    if counts.shape[1] >= 2:
-        out["sync_corr"] = pairwise_correlation(counts)
-        out["sync_chi"] = golomb_synchrony(counts)
-    return out
-
-
 def point(condition: str, seed: int, n: int, duration: float, drive: float) -> dict:
     """Run one condition; return statistics of the final third, weight summaries and traces."""
-    net = network(n, drive, seed)
+    net = driven_coba(n, drive, seed)
     res = net.run(duration, plasticity=rules(condition), record_weights_every=duration / 20, progress=False,
                   max_rate=MAX_RATE)
     T = res.duration

@@ -1,12 +1,13 @@
 """Training chaos: Lyapunov exponents of gradient-descent trajectories in weight space across learning rates.
 
 After Danovski, Soriano & Lacasa (2024), "Dynamical stability and chaos in artificial neural network
-trajectories along training", Front. Complex Syst. 2:1367957. A shallow network (2 inputs, one
-hidden layer of ``n_hidden`` tanh units, one linear output; P = 4 n_hidden + 1 parameters) learns a
-fixed 2-D classification data set (two noisy concentric circles from
-``models.tasks.classification_2d``, targets +-1, mean squared error plus a weak L2 penalty) by
-gradient descent, full-batch or over ``batches`` fixed-order minibatches, in float64. Training is
-a map theta <- theta - lr grad L(theta); for each learning rate lr (a log grid) the study records
+trajectories along training", Front. Complex Syst. 2:1367957. A shallow network
+(:mod:`models.feedforward`: 2 inputs, one hidden layer of ``n_hidden`` tanh units, one linear output;
+P = 4 n_hidden + 1 parameters) learns a fixed 2-D classification data set (two noisy concentric
+circles from ``models.tasks.classification_2d``, targets +-1, mean squared error plus a weak L2
+penalty) by gradient descent, full-batch or over ``batches`` fixed-order minibatches, in float64.
+Training is a map theta <- theta - lr grad L(theta) (:mod:`models.trajectories`); for each learning
+rate lr (a log grid) the study records
 
 * the training trajectory theta(t) (stored every ``steps // 500`` steps, drawn on its principal
   components with a copy started 1e-8 away), the training loss and accuracy;
@@ -40,20 +41,20 @@ means and standard errors over seeds) and ``points.{csv,parquet}`` (one row per 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from models.feedforward import full_batch_loss, init_params, minibatch_gradient, network_output, sharpness, two_circles
+from models.trajectories import DIVERGENCE_BOUND, exponent, gd_trajectories, perturb, principal_projection
 from plasticity.torch.threads import torch_threads
 
 NAME = "training_chaos"
 EPS = 1e-8              # initial distance of the perturbed copies (resolvable in float64 for |theta| ~ 1)
 WEIGHT_DECAY = 1e-3     # L2 penalty 0.5 * WEIGHT_DECAY * |theta|^2
 NOISE = 0.1             # standard deviation of the points' noise (circles of radii 0.5 and 1.0)
-BOUND = 1e6             # a run whose weights pass this (|theta_i|; they are O(1) to O(10) otherwise) diverged
+BOUND = DIVERGENCE_BOUND  # a run whose weights pass this (|theta_i|; they are O(1) to O(10) otherwise) diverged
 
 GRID = {"lr": [float(v) for v in np.round(np.geomspace(0.02, 1.0, 13), 4)], "seed": [0, 1, 2, 3, 4],
         "batches": [1, 4], "n_hidden": [16], "n_samples": [200], "steps": [4000], "copies": [4]}
@@ -61,183 +62,22 @@ QUICK = {"lr": [float(v) for v in np.round(np.geomspace(0.03, 1.0, 8), 4)], "see
          "batches": [1], "n_hidden": [16], "n_samples": [200], "steps": [2000], "copies": [2]}
 
 
-# -- data and model -------------------------------------------------------------------------
-def two_circles(n_samples: int, seed: int, noise: float = NOISE) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed data set ``(X (n, 2), y (n,))``: the first batch of
-    ``models.tasks.classification_2d(kind="circles")`` (circles of radius 0.5, y = +1, and 1,
-    y = -1, classes with probability 1/2, Gaussian noise of standard deviation ``noise``)."""
-    from models.tasks import classification_2d
-
-    X, y = next(classification_2d(n_samples, kind="circles", noise=noise, seed=int(seed), dtype=torch.float64))
-    return X.numpy(), y.numpy()[:, 0]
-
-
-def n_params(n_hidden: int) -> int:
-    """P = 2 n_hidden (W_1) + n_hidden (b_1) + n_hidden (w_2) + 1 (b_2)."""
-    return 4 * n_hidden + 1
-
-
-def init_params(n_hidden: int, seed: int):
-    """LeCun-normal initial weights (W_1 ~ N(0, 1/2), w_2 ~ N(0, 1/n_hidden)), zero biases; float64 ``(P,)``."""
-    gen = torch.Generator().manual_seed(int(seed))
-    W1 = torch.randn(n_hidden, 2, generator=gen, dtype=torch.float64) / math.sqrt(2.0)
-    w2 = torch.randn(n_hidden, generator=gen, dtype=torch.float64) / math.sqrt(n_hidden)
-    zeros = torch.zeros(n_hidden + 1, dtype=torch.float64)
-    return torch.cat([W1.reshape(-1), zeros[:n_hidden], w2, zeros[n_hidden:]])
-
-
-def _unpack(theta, n_hidden: int):
-    """Views ``W_1 (C, H, 2), b_1 (C, H), w_2 (C, H), b_2 (C,)`` of ``theta (C, P)``."""
-    h = n_hidden
-    return theta[:, :2 * h].reshape(-1, h, 2), theta[:, 2 * h:3 * h], theta[:, 3 * h:4 * h], theta[:, 4 * h]
-
-
-def network_output(theta, X, n_hidden: int):
-    """``f(x) = w_2 . tanh(W_1 x + b_1) + b_2`` for every copy: ``(C, n)`` for ``theta (C, P)``, ``X (n, 2)``."""
-    W1, b1, w2, b2 = _unpack(theta, n_hidden)
-    A = torch.tanh(torch.matmul(W1, X.T).transpose(1, 2) + b1[:, None, :])
-    return torch.matmul(A, w2[:, :, None])[..., 0] + b2[:, None]
-
-
-def loss_and_grad(theta, X, y, n_hidden: int, weight_decay: float = WEIGHT_DECAY):
-    """Loss ``L = mean_i (f(x_i) - y_i)^2 / 2 + weight_decay |theta|^2 / 2`` and its gradient, by hand.
-
-    Batched over copies: ``theta (C, P)`` -> ``(loss (C,), grad (C, P))``; each copy's gradient
-    is independent of the others (tested against autograd).
-    """
-    W1, b1, w2, b2 = _unpack(theta, n_hidden)
-    A = torch.tanh(torch.matmul(W1, X.T).transpose(1, 2) + b1[:, None, :])      # (C, n, H)
-    r = torch.matmul(A, w2[:, :, None])[..., 0] + b2[:, None] - y               # (C, n)
-    loss = 0.5 * (r * r).mean(dim=1) + 0.5 * weight_decay * (theta * theta).sum(dim=1)
-    d_out = r / X.shape[0]
-    d_pre = d_out[:, :, None] * w2[:, None, :] * (1.0 - A * A)                  # (C, n, H)
-    grad = torch.cat([
-        torch.matmul(d_pre.transpose(1, 2), X).reshape(theta.shape[0], -1),    # W_1
-        d_pre.sum(dim=1),                                                       # b_1
-        torch.matmul(d_out[:, None, :], A)[:, 0],                              # w_2
-        d_out.sum(dim=1, keepdim=True),                                         # b_2
-    ], dim=1)
-    return loss, grad + weight_decay * theta
-
-
-def minibatch_gradient(X, y, n_hidden: int, batches: int, seed: int, weight_decay: float = WEIGHT_DECAY):
-    """``grad_fn(theta (C, P), step) -> (loss (C,), grad (C, P))``: step ``t`` uses minibatch
-    ``t mod batches`` of one fixed random partition (``batches = 1``: full batch)."""
-    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    order = np.random.default_rng([int(seed), 7]).permutation(len(yt)) if batches > 1 else np.arange(len(yt))
-    parts = [(Xt[order[k::batches]], yt[order[k::batches]]) for k in range(batches)]
-
-    def grad_fn(theta, step: int):
-        Xb, yb = parts[step % batches]
-        return loss_and_grad(theta, Xb, yb, n_hidden, weight_decay)
-
-    return grad_fn
-
-
-# -- the training map and its perturbed copies ------------------------------------------------
-def perturb(theta0, copies: int, eps: float, seed: int | np.random.Generator | None):
-    """``(copies, P)``: ``theta0 + eps u_c`` with ``u_c`` random unit vectors, drawn exactly as
-    :func:`plasticity.metrics.perturbed_trajectories` draws them for the same seed."""
-    from plasticity._validation import as_rng
-
-    u = as_rng(seed).standard_normal((copies, theta0.shape[0]))
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    return torch.stack([theta0 + torch.as_tensor(eps * u[c], dtype=theta0.dtype) for c in range(copies)])
-
-
-def gd_trajectories(grad_fn: Callable[[Any, int], tuple[Any, Any]], theta, lr: float, steps: int,
-                    start: int = 0, bound: float = BOUND) -> tuple[Any, Any, int | None]:
-    """Gradient descent ``theta <- theta - lr grad`` of every row of ``theta (C, P)`` at once.
-
-    Step ``t`` (``start <= t < start + steps``) calls ``grad_fn(theta, t)``; every row sees the
-    same data in the same order. A row that turns non-finite or has an entry past ``bound`` in
-    absolute value has diverged: it is NaN from then on; when the reference (row 0) diverges the
-    run stops (divergence is a result, not an error).
-
-    Returns
-    -------
-    trajectories : (C, steps + 1, P) tensor
-        Row ``c``'s parameters at times ``start .. start + steps``; NaN from its divergence on.
-    losses : (steps + 1,) tensor
-        The reference's loss (on the step's batch) before each step; the last is NaN.
-    diverged_at : int or None
-        First step (absolute) at which the reference is non-finite or past ``bound``.
-    """
-    C, P = theta.shape
-    out = torch.full((C, steps + 1, P), math.nan, dtype=theta.dtype)
-    losses = torch.full((steps + 1,), math.nan, dtype=theta.dtype)
-    out[:, 0] = theta
-    diverged_at = None
-    for k in range(steps):
-        loss, grad = grad_fn(theta, start + k)
-        losses[k] = loss[0]
-        theta = theta - lr * grad
-        ok = theta.abs().amax(dim=1) <= bound  # False for NaN too
-        if not bool(ok.all()):
-            theta = torch.where(ok[:, None], theta, torch.full_like(theta, math.nan))  # a copy stays stopped
-        out[:, k + 1] = theta
-        if not bool(ok[0]):
-            diverged_at = start + k + 1
-            break
-    return out, losses, diverged_at
-
-
-def exponent(trajectories) -> tuple[float, float, tuple[int, int], np.ndarray, bool]:
-    """``(exponent per step, standard error, fit window, distance (T,), saturated)`` of the rows of
-    ``trajectories (C, T, P)`` (the first the reference) by :func:`plasticity.metrics.trajectory_lyapunov`.
-
-    ``saturated``: the automatic fit window ended because the separation reached the size of the
-    trajectory (not because the run ended or diverged). NaN exponent when nothing can be fitted.
-    """
-    from plasticity.metrics import trajectory_lyapunov
-
-    X = np.asarray(trajectories.detach().cpu().numpy() if hasattr(trajectories, "detach") else trajectories)
-    finite = np.all(np.isfinite(X), axis=(0, 2))
-    T = int(np.argmin(finite)) if not finite.all() else X.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a diverged run overflows
-        distance = np.linalg.norm(X[1:] - X[0], axis=2)
-        geo = np.exp(np.log(distance).mean(axis=0))
-    if T < 3:
-        return math.nan, math.nan, (0, T), geo, False
-    try:
-        res = trajectory_lyapunov(X[:, :T], dt=1.0)
-    except ValueError:
-        return math.nan, math.nan, (0, T), geo, False
-    stop = res.fit_window[1]
-    # the window ended early with a grown, finite separation (not at the rounding floor)
-    saturated = stop < T and bool(np.isfinite(res.distance[stop])) and res.distance[stop] > 100.0 * res.distance[0]
-    return float(res.exponent), float(res.stderr), res.fit_window, geo, saturated
-
-
-def sharpness(theta, X, y, n_hidden: int, weight_decay: float = WEIGHT_DECAY) -> float:
-    """Largest eigenvalue of the Hessian of the full-batch loss at ``theta (P,)`` (autograd)."""
-    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-
-    def loss(t):
-        r = network_output(t[None, :], Xt, n_hidden)[0] - yt
-        return 0.5 * (r * r).mean() + 0.5 * weight_decay * (t * t).sum()
-
-    if not bool(torch.isfinite(theta).all()):
-        return math.nan
-    H = torch.autograd.functional.hessian(loss, theta.detach())
-    return float(torch.linalg.eigvalsh(H)[-1])
-
-
 # -- the study ------------------------------------------------------------------------------
 def point(lr: float, seed: int, batches: int, n_hidden: int, n_samples: int, steps: int, copies: int) -> dict:
     """Train one network at learning rate ``lr`` with perturbed copies; exponents, losses, sharpness."""
     with torch_threads(1):  # one torch thread per sweep point (points run one per core)
-        X, y = two_circles(n_samples, seed)
-        grad_fn = minibatch_gradient(X, y, n_hidden, batches, seed)
+        X, y = two_circles(n_samples, seed, NOISE)
+        grad_fn = minibatch_gradient(X, y, n_hidden, batches, seed, WEIGHT_DECAY)
         theta0 = init_params(n_hidden, seed)
         rng = np.random.default_rng([int(seed), 11])
         start = torch.cat([theta0[None], perturb(theta0, copies, EPS, rng)])
         burn = steps // 2
-        first, losses1, diverged_at = gd_trajectories(grad_fn, start, lr, burn)
+        first, losses1, diverged_at = gd_trajectories(grad_fn, start, lr, burn, bound=BOUND)
         ref = first[0, -1]
         if diverged_at is None:
             restart = torch.cat([first[:, -1], perturb(ref, copies, EPS, rng)])
-            second, losses2, diverged_at = gd_trajectories(grad_fn, restart, lr, steps - burn, start=burn)
+            second, losses2, diverged_at = gd_trajectories(grad_fn, restart, lr, steps - burn, start=burn,
+                                                           bound=BOUND)
             full = torch.cat([first[:, :-1], second[:copies + 1]], dim=1)
             late = second[[0] + list(range(copies + 1, 2 * copies + 1))]
         else:
@@ -250,7 +90,7 @@ def point(lr: float, seed: int, batches: int, n_hidden: int, n_samples: int, ste
             lam_late, lam_late_err, _, late_distance, _ = exponent(late)
         else:
             lam_late, lam_late_err, late_distance = math.nan, math.nan, np.full(steps - burn + 1, math.nan)
-        loss_t = _full_losses(reference, X, y, n_hidden)
+        loss_t = full_batch_loss(reference, X, y, n_hidden, WEIGHT_DECAY)
         final = reference[-1]
         accuracy = math.nan
         if bool(torch.isfinite(final).all()):
@@ -274,8 +114,8 @@ def point(lr: float, seed: int, batches: int, n_hidden: int, n_samples: int, ste
         "final_loss": float(loss_t[-1]),
         "min_loss": float(finite_loss.min()) if finite_loss.size else math.nan,
         "final_accuracy": accuracy,
-        "sharpness": sharpness(final, X, y, n_hidden),
-        "sharpness_init": sharpness(theta0, X, y, n_hidden),
+        "sharpness": sharpness(final, X, y, n_hidden, WEIGHT_DECAY),
+        "sharpness_init": sharpness(theta0, X, y, n_hidden, WEIGHT_DECAY),
         "loss_t": loss_t,
         "distance_t": distance,
         "late_distance_t": late_distance,
@@ -284,37 +124,6 @@ def point(lr: float, seed: int, batches: int, n_hidden: int, n_samples: int, ste
         "theta_t": reference.numpy()[::stride],
         "copy_t": full[1].numpy()[::stride],
     }
-
-
-def _full_losses(reference, X, y, n_hidden: int, chunk: int = 256) -> np.ndarray:
-    """Full-batch training loss (with the L2 term) at every recorded step of ``reference (T, P)``."""
-    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    parts = []
-    with torch.no_grad():
-        for k in range(0, reference.shape[0], chunk):
-            th = reference[k:k + chunk]
-            r = network_output(th, Xt, n_hidden) - yt
-            parts.append((0.5 * (r * r).mean(dim=1) + 0.5 * WEIGHT_DECAY * (th * th).sum(dim=1)).numpy())
-    return np.concatenate(parts)
-
-
-def principal_projection(trajectories: list[np.ndarray], frame: int | None = None) -> list[np.ndarray]:
-    """Each ``(T_k, P)`` trajectory projected on the first two principal components of the finite
-    points of the first ``frame`` trajectories (all by default) together: one common frame.
-    Non-finite rows stay NaN."""
-    finite = [t[np.all(np.isfinite(t), axis=1)] for t in trajectories[:frame]]
-    pts = np.concatenate(finite) if finite else np.empty((0, 0))
-    if len(pts) < 3:
-        return [np.full((len(t), 2), np.nan) for t in trajectories]
-    mean = pts.mean(axis=0)
-    _, _, Vt = np.linalg.svd(pts - mean, full_matrices=False)
-    out = []
-    for t in trajectories:
-        proj = np.full((len(t), 2), np.nan)
-        ok = np.all(np.isfinite(t), axis=1)
-        proj[ok] = (t[ok] - mean) @ Vt[:2].T
-        out.append(proj)
-    return out
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pytest
 from plasticity import cli
 
 REPO = Path(__file__).resolve().parents[1]
+# the source of the study module that the ``tiny`` fixture (tests/conftest.py) installs as studies.tiny
 TINY = '"""Tiny: one point, for the CLI tests."""\n' + '''
 def point(x, seed):
     return {"y": 2 * x}
@@ -77,19 +78,6 @@ def test_unknown_study_exits_2_and_lists_known_ones():
     assert "unknown study 'no_such_study'" in done.stderr
     for name in studies.STUDIES:
         assert name in done.stderr
-
-
-@pytest.fixture()
-def tiny(tmp_path, monkeypatch):
-    import studies
-
-    extra = tmp_path / "extra_studies"
-    extra.mkdir()
-    (extra / "tiny.py").write_text(TINY)
-    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(extra)])
-    sys.modules.pop("studies.tiny", None)
-    yield
-    sys.modules.pop("studies.tiny", None)
 
 
 def test_study_run_passes_the_options_to_the_study(tiny, tmp_path, capsys):

@@ -12,6 +12,7 @@ import pytest
 
 from plasticity.study import run_study
 
+# the source of the study module that the ``tiny`` fixture (tests/conftest.py) installs as studies.tiny
 TINY = '''\
 """Tiny: a parabola sampled on a grid, for the harness tests.
 
@@ -52,20 +53,6 @@ def main(argv=None):
 
     return run_study("tiny", GRID, point, figure, quick=QUICK, argv=argv, summarize=summarize)
 '''
-
-
-@pytest.fixture()
-def tiny(tmp_path, monkeypatch):
-    """A study module ``studies.tiny`` written to a temporary directory on ``studies.__path__``."""
-    import studies
-
-    extra = tmp_path / "extra_studies"
-    extra.mkdir()
-    (extra / "tiny.py").write_text(TINY)
-    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(extra)])
-    sys.modules.pop("studies.tiny", None)
-    yield studies.load("tiny")
-    sys.modules.pop("studies.tiny", None)
 
 
 def test_writes_tables_and_figures(tiny, tmp_path, capsys):

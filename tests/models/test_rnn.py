@@ -214,28 +214,3 @@ def test_train_records_lyapunov_when_asked():
     model = RNN(3, 8, 3, seed=0)
     hist = train(model, flipflop(4, 10, seed=0), 2, lr=1e-3, metrics_every=1, lyapunov=True, lyapunov_steps=20)
     assert np.all(np.isfinite(hist.lyapunov)) and len(hist.lyapunov) == 2
-
-
-@pytest.mark.slow
-def test_trained_flipflop_has_a_stable_fixed_point_per_memory():
-    # Sussillo & Barak (2013): a trained 3-bit flip-flop stores its 8 memories as 8 stable
-    # fixed points of the autonomous dynamics. About 75 s on a busy 2-core machine.
-    from plasticity.metrics import fixed_points
-
-    model = RNN(3, 64, 3, alpha=0.2, seed=0)
-    train(model, flipflop(64, 100, p_flip=0.05, seed=0), 1500, 5e-3, metrics_every=None, progress=False)
-    x, _ = next(flipflop(128, 200, p_flip=0.05, seed=123))
-    with torch.no_grad():
-        _, hidden = model(x, return_hidden=True)
-    quiet = (x.abs().sum(-1) == 0).numpy()
-    starts = []  # states after 30 input-free steps: near the attractors
-    for b in range(128):
-        run = 0
-        for t in range(200):
-            run = run + 1 if quiet[b, t] else 0
-            if run == 30:
-                starts.append(hidden[b, t].double().numpy())
-    found = fixed_points(model.as_system(), np.array(starts))
-    W_out, b_out = model.W_out.detach().double().numpy(), model.b_out.detach().double().numpy()
-    memories = {tuple(np.sign(W_out @ f.x + b_out).astype(int)) for f in found if f.label == "stable"}
-    assert len(memories) == 8  # measured: 9 stable points covering all 8 sign patterns

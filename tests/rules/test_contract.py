@@ -8,16 +8,15 @@ generated from each rule's declared ``constraints``.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import _spiking_cases  # registered by tests/conftest.py (loaded by path: any import mode)
 import plasticity.rules
 from plasticity.rules import IntrinsicPlasticity, RateRule
 from plasticity.rules.registry import RATE_RULES as REGISTERED_RATE_RULES
@@ -25,19 +24,10 @@ from plasticity.rules._dispatch import rule_coefficients
 from plasticity.rules._base import pack_state
 
 
-def _load_spiking_rules() -> list:
-    # Loaded by path so that the suite works under any pytest import mode.
-    path = Path(__file__).with_name("_spiking_cases.py")
-    spec = importlib.util.spec_from_file_location("_plasticity_tests_spiking_cases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.SPIKING_RULES)
-
-
 # Every registered rate rule, with the configurations it declares (``examples()``): a new rule
 # in the registry is picked up here without editing this file.
 RATE_RULES = [rule for cls in REGISTERED_RATE_RULES for rule in cls.examples()]
-SPIKING_RULES = _load_spiking_rules()
+SPIKING_RULES = list(_spiking_cases.SPIKING_RULES)
 RULES = RATE_RULES + SPIKING_RULES
 N_POST, N_PRE = 7, 5  # non-square and odd, so a transposed index cannot pass
 
@@ -55,7 +45,7 @@ def step_inputs(rule, n_post: int, n_pre: int, steps: int, seed: int):
     """
     rng = np.random.default_rng(seed)
     if getattr(rule, "spiking", False):
-        W = rng.uniform(0.1, 0.9, (n_post, n_pre))
+        W = np.clip(rng.uniform(0.1, 0.9, (n_post, n_pre)), *rule.weight_bounds())  # update refuses W outside
         seq = [
             ((rng.random(n_pre) < 0.3).astype(np.float64), (rng.random(n_post) < 0.3).astype(np.float64))
             for _ in range(steps)

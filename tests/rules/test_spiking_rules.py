@@ -8,30 +8,20 @@ threshold, the iSTDP drift of Vogels et al. (2011), and closed-loop synaptic sca
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from numba import njit
 
+import _spiking_cases  # registered by tests/conftest.py (loaded by path: any import mode)
 from plasticity.rules import InhibitorySTDP, PairSTDP, SpikingSynapticScaling, TripletSTDP
 from plasticity.rules._spiking_base import post_index
 from plasticity.rules._spiking_dispatch import spiking_rule_step
 from plasticity.rules.stdp import pair_stdp_sparse
 
 
-def _load_cases() -> list:
-    # Loaded by path, as test_contract.py does, so that any pytest import mode works.
-    path = Path(__file__).with_name("_spiking_cases.py")
-    spec = importlib.util.spec_from_file_location("_plasticity_tests_spiking_cases_2", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.SPIKING_RULES)
-
-
-CASES = _load_cases()
+CASES = list(_spiking_cases.SPIKING_RULES)
 
 
 def rule_id(rule) -> str:
@@ -70,7 +60,7 @@ def run_sparse(rule, W0, mask, pres, posts, dt, int_dtype=np.int64, w_dtype=np.f
 def test_dense_kernel_matches_reference_over_many_steps(rule):
     rng = np.random.default_rng(10)
     n_post, n_pre, dt = 13, 9, 2e-3
-    W_fast = rng.uniform(0.1, 0.9, (n_post, n_pre))
+    W_fast = np.clip(rng.uniform(0.1, 0.9, (n_post, n_pre)), *rule.weight_bounds())  # update refuses W outside
     W_ref = W_fast.copy()
     s_fast, s_ref = rule.init_state(n_post, n_pre), rule.init_state(n_post, n_pre)
     for pre, post in zip(random_spikes(rng, 2000, n_pre, 0.05), random_spikes(rng, 2000, n_post, 0.05)):
@@ -89,12 +79,14 @@ def test_sparse_kernel_matches_dense_reference(rule, density):
     rng = np.random.default_rng(11)
     n_post, n_pre, dt, steps = 12, 17, 2e-3, 1500
     mask = rng.random((n_post, n_pre)) < density
-    W0 = np.where(mask, rng.uniform(0.1, 0.9, (n_post, n_pre)), 0.0)
+    lo, hi = rule.weight_bounds()  # update refuses weights outside the bounds
+    W0 = np.where(mask, np.clip(rng.uniform(0.1, 0.9, (n_post, n_pre)), lo, hi), 0.0)
     pres, posts = random_spikes(rng, steps, n_pre, 0.05), random_spikes(rng, steps, n_post, 0.05)
-    W_ref, state = W0.copy(), rule.init_state(n_post, n_pre)
+    hold = max(lo, 0.0)  # an absent synapse changes no other weight: held at a value inside the bounds
+    W_ref, state = np.where(mask, W0, hold), rule.init_state(n_post, n_pre)
     for pre, post in zip(pres, posts):
         rule.reference_update(W_ref, pre, post, state, dt)
-        W_ref[~mask] = 0.0  # absent synapses are held at zero
+        W_ref[~mask] = hold  # absent synapses are held fixed
     W_sp, S_pre, S_post = run_sparse(rule, W0, mask, pres, posts, dt)
     # Same operations per synapse in the same order: rounding-level agreement (see above).
     np.testing.assert_allclose(W_sp[mask], W_ref[mask], rtol=1e-12, atol=1e-14)

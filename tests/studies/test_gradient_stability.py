@@ -1,5 +1,5 @@
-"""The helpers of studies/gradient_stability.py against analytic results (He et al. 2015; Saxe et al. 2014;
-mean-field theory of Poole et al. 2016), and the study's point and figure functions at small sizes."""
+"""studies/gradient_stability.py: its point function (the per-layer factor it reports), summary and figures
+at small sizes. The library it uses is tested in tests/models/test_feedforward.py and test_propagation.py."""
 import math
 
 import numpy as np
@@ -10,146 +10,14 @@ torch = pytest.importorskip("torch")
 from studies import gradient_stability as gs  # noqa: E402
 
 
-def _seed_stats(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over seeds (axis 0)."""
-    return profiles.mean(axis=0), profiles.std(axis=0, ddof=1) / math.sqrt(len(profiles))
-
-
-def test_he_relu_preserves_mean_squared_preactivation_and_gradient():
-    # He et al. (2015): with Var(W) = 2/fan_in and zero biases, E[q_{l+1}] = E[q_l] exactly (the
-    # weights are symmetric, so half of each pre-activation's second moment passes the ReLU);
-    # E[q_1] = c E[x^2] = 2. Backwards, E[(dL/dh_l)^2] is also depth-independent (He et al. eq. 13;
-    # exact for ReLU, Hanin 2018). Checked as a z-test over 16 seeds.
-    depth, width, seeds = 8, 400, 16
-    profiles = [gs.propagation_profile(depth, width, "he", "relu", s, batch=32) for s in range(seeds)]
-    q_mean, q_sem = _seed_stats(np.array([p["q"] for p in profiles]))
-    g_mean, g_sem = _seed_stats(np.array([p["grad"] for p in profiles]))
-    q_theory = np.full(depth, 2.0)
-    g_theory = np.full(depth, 1.0)  # dL/dh_L = g ~ N(0, 1)
-    # 4 standard errors: a false alarm has probability ~1e-4 per layer; the seeds are fixed anyway
-    assert np.all(np.abs(q_mean - q_theory) < 4 * q_sem)
-    assert np.all(np.abs(g_mean - g_theory) < 4 * g_sem)
-    # the test has power: the standard errors resolve a 15% error per layer (a factor 0.85**7 = 0.32 at the end)
-    assert np.all(q_sem / q_theory < 0.08) and np.all(g_sem / g_theory < 0.08)
-
-
 @pytest.mark.parametrize("c", [1.0, 3.0, 0.5])
-def test_relu_factor_is_c_over_two_per_layer(c):
-    # Var(W) = c/fan_in: E[q_{l+1}] = (c/2) E[q_l], so 1/fan_in ("naive") halves q at every layer.
-    # ReLU is positively homogeneous and the weights are sqrt(c/fan_in) times the same normal draws,
-    # so for one seed q_l(c) / q_l(2) = (c/2)^l exactly; with the He test above this is the claim.
-    depth, width = 10, 64
-    he = gs.propagation_profile(depth, width, 2.0, "relu", seed=3)
-    other = gs.propagation_profile(depth, width, c, "relu", seed=3)
-    layers = np.arange(1, depth + 1)
-    # depth products of sqrt(c/2)-scaled float64 matrices: agreement to ~depth * 1e-16
-    np.testing.assert_allclose(other["q"] / he["q"], (c / 2.0) ** layers, rtol=1e-12)
-    # backwards the gradient at layer l has passed depth - l layers
-    np.testing.assert_allclose(other["grad"] / he["grad"], (c / 2.0) ** (depth - layers), rtol=1e-12)
+def test_forward_factor_is_log10_c_over_two(c):
+    # Var(W) = c/fan_in scales q by c/2 per layer, exactly for one seed (tests/models/test_propagation.py);
     # the per-layer factor the study reports is that slope, log10(c/2)
+    depth, width = 10, 64
     res = gs.point("profile", c, "relu", "plain", 3, width, depth, 0.0, 64)
     assert res["forward_factor"] - gs.point("profile", 2.0, "relu", "plain", 3, width, depth, 0.0, 64)[
         "forward_factor"] == pytest.approx(math.log10(c / 2.0), abs=1e-9)
-
-
-def test_named_inits_have_their_variance():
-    gen = torch.Generator().manual_seed(0)
-    n = 400
-    for init, var in [("he", 2 / n), ("glorot", 1 / n), ("naive_small", 1e-4), ("naive_unit", 1.0)]:
-        W = gs.init_weight(init, n, n, "relu", gen)
-        # sample variance of n^2 = 160000 normal entries: relative standard error sqrt(2/n^2) = 0.0035
-        assert float(W.var()) == pytest.approx(var, rel=0.02)
-    Q = gs.init_weight("orthogonal", n, n, "tanh", gen)
-    np.testing.assert_allclose((Q @ Q.T).numpy(), np.eye(n), atol=1e-12)  # QR in float64
-
-
-@pytest.mark.parametrize("arch", ["plain", "recurrent"])
-def test_deep_linear_orthogonal_jacobian_is_an_isometry(arch):
-    # Saxe et al. (2014): a product of orthogonal matrices is orthogonal, so every singular value
-    # of the input-output Jacobian is 1 at any depth, and the signal's norm is preserved exactly.
-    depth, width = 20, 24
-    weights = gs.build_stack(depth, width, "orthogonal", "linear", arch, seed=1)
-    x = torch.randn(width, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    for J in gs.jacobian_products(weights, x, "linear", arch):
-        s = torch.linalg.svdvals(J).numpy()
-        # rounding of up to 20 products of float64 orthogonal matrices: ~depth * sqrt(width) * eps
-        np.testing.assert_allclose(s, 1.0, atol=1e-12)
-    q = gs.signal_variance_profile(depth, width, "orthogonal", "linear", seed=1, arch=arch)
-    np.testing.assert_allclose(q / q[0], 1.0, rtol=1e-12)
-    spec = gs.jacobian_spectra(depth, width, "orthogonal", "linear", seed=1, arch=arch)
-    np.testing.assert_allclose(spec["jac_norm"], 1.0, rtol=1e-12)
-    np.testing.assert_allclose(spec["jac_smin"], 1.0, rtol=1e-12)
-    # eigenvalues of an orthogonal matrix lie on the unit circle
-    np.testing.assert_allclose(spec["jac_radius"], 1.0, rtol=1e-10)
-
-
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-@pytest.mark.parametrize("arch", gs.ARCHS)
-def test_jacobian_product_equals_autograd(activation, arch):
-    depth, width = 5, 9
-    weights = gs.build_stack(depth, width, "he", activation, arch, seed=4)
-    x = torch.randn(width, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    products = gs.jacobian_products(weights, x, activation, arch)
-    for layer in range(1, depth + 1):
-        f = lambda v, k=layer: gs.forward(weights, v[None, :], activation, arch)[k - 1][0]  # noqa: E731
-        J = torch.autograd.functional.jacobian(f, x)
-        # same float64 products in another order
-        np.testing.assert_allclose(products[layer - 1].numpy(), J.numpy(), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize("init", ["glorot", "he"])
-def test_tanh_signal_and_gradient_follow_mean_field(init):
-    # Poole et al. (2016), Schoenholz et al. (2017): at infinite width q_{l+1} = c E[tanh(sqrt(q_l) z)^2]
-    # and gradients scale by chi_l = c E[tanh'(sqrt(q_l) z)^2] per layer.
-    depth, width, seeds = 10, 500, 6
-    profiles = [gs.propagation_profile(depth, width, init, "tanh", s, batch=32) for s in range(seeds)]
-    Q = np.array([p["q"] for p in profiles])
-    G = np.array([p["grad"] / p["grad"][-1] for p in profiles])
-    c = gs.weight_factor(init, width, width, "tanh")
-    q_mf, g_mf = gs.mean_field_profile(depth, c, "tanh", float(Q[:, 0].mean()))
-    for measured, theory in ((Q, q_mf), (G, g_mf)):
-        mean, sem = _seed_stats(measured / theory)
-        # 4 standard errors across seeds, plus the O(1/width) finite-width bias of each of the
-        # depth layers (depth / width = 0.02)
-        assert np.all(np.abs(mean - 1.0) < 4 * sem + depth / width)
-
-
-def test_mean_field_relu_is_exact_halving():
-    q, g = gs.mean_field_profile(6, 2.0, "relu", 1.7)
-    np.testing.assert_allclose(q, 1.7)
-    np.testing.assert_allclose(g, 1.0)
-    q, g = gs.mean_field_profile(6, 2.0, "relu", 1.0, alpha=0.5)  # residual: factor 1 + alpha^2 c / 2
-    np.testing.assert_allclose(q, 1.25 ** np.arange(6))
-    np.testing.assert_allclose(g, 1.25 ** np.arange(5, -1, -1))
-
-
-def test_affine_spectra_limits_of_the_bias():
-    # Drgona, Tuor et al. (2020): f(x) = A(x) x + b(x). With every unit off (bias -> -inf) A = 0.
-    # With one hidden layer and bias -> +inf every unit is on and A = W_2 W_1 (in deeper nets the
-    # large common input of the next layer is weighted by rows of either sign, so not all stay on).
-    off = gs.affine_spectra(6, 3, "he", -1e3, seed=0, points=4)
-    assert np.all(off["eig"] == 0) and np.all(off["active"] == 0)
-    width, depth = 6, 2
-    on = gs.affine_spectra(width, depth, "he", 1e3, seed=0, points=4)
-    net = gs.affine_network(width, depth, "he", 1e3, seed=0)
-    linears = [m.weight.detach().numpy() for m in net if isinstance(m, torch.nn.Linear)]
-    product = linears[1] @ linears[0]
-    expected = np.sort_complex(np.linalg.eigvals(product))
-    assert np.all(on["active"] == 1)
-    for eig in on["eig"]:
-        # eigenvalues of the same 6 x 6 float64 matrix formed in another order
-        np.testing.assert_allclose(np.sort_complex(eig), expected, rtol=1e-9, atol=1e-12)
-
-
-def test_bad_arguments_name_the_parameter():
-    with pytest.raises(ValueError, match="activation must be one of"):
-        gs.build_stack(3, 4, "he", "sigmoid", "plain", 0)
-    with pytest.raises(ValueError, match="arch must be one of"):
-        gs.build_stack(3, 4, "he", "relu", "dense", 0)
-    with pytest.raises(ValueError, match=r"init must be one of .*got 'xavier'"):
-        gs.weight_factor("xavier", 4, 4, "relu")
-    with pytest.raises(ValueError, match=r"init must be .*got -1.0"):
-        gs.weight_factor(-1.0, 4, 4, "relu")
 
 
 def test_point_is_deterministic_and_figure_draws():
@@ -180,19 +48,3 @@ def test_point_is_deterministic_and_figure_draws():
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
         letters = [ax.get_title(loc="left") for ax in axes]
         assert letters == [f"({c})" for c in "abcdef"[: len(axes)]]
-
-
-def test_tanh_gaussian_moments_against_quadrature_and_asymptotics():
-    # moderate q: Gauss-Hermite with 200 nodes is exact to ~1e-12 for these smooth integrands
-    z, w = np.polynomial.hermite_e.hermegauss(200)
-    w = w / w.sum()
-    for q in (0.1, 0.5, 2.0):
-        t = np.tanh(math.sqrt(q) * z)
-        e_phi2, e_dphi2 = gs._gaussian_moments("tanh", q)
-        # Simpson on a grid of step 0.01 (error ~ step^4 * f'''' ~ 1e-8), cut at 10 sd (tail 1e-23)
-        assert e_phi2 == pytest.approx(float(w @ t ** 2), abs=1e-7)
-        assert e_dphi2 == pytest.approx(float(w @ (1 - t ** 2) ** 2), abs=1e-7)
-    # large q: E[sech^4(u)] -> (int sech^4) / sqrt(2 pi q) = (4/3) / sqrt(2 pi q); relative
-    # correction O(1/q) = 1e-4 at q = 1e4
-    q = 1e4
-    assert gs._gaussian_moments("tanh", q)[1] == pytest.approx(4.0 / 3.0 / math.sqrt(2 * math.pi * q), rel=1e-3)

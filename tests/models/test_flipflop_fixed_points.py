@@ -122,8 +122,10 @@ def test_one_bit_flipflop_has_two_attractors_and_a_saddle():
 
 @pytest.mark.slow
 def test_three_bit_flipflop_has_eight_attractors_with_saddles_between():
-    # about 40 s on this 2-core machine when it is quiet, several minutes when it is busy (nearly
-    # all of it training: 64 units, 1500 steps, as in tests/models/test_rnn.py), hence slow.
+    # Sussillo & Barak (2013): the 8 memories are 8 distinct stable fixed points (attractors the
+    # model's own dynamics stay at), with saddles between memories one bit apart. About 40 s on
+    # this 2-core machine when it is quiet, several minutes when it is busy (nearly all of it
+    # training: 64 units, 1500 steps), hence slow.
     model = _trained(n_bits=3, n_hidden=64, steps=1500, batch=64, T=100, p_flip=0.05, lr=5e-3)
     memories = _check_memories(model, 3)
     assert len(memories) == 8  # 8 distinct stable points, one per sign pattern of the 3 bits

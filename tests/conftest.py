@@ -1,0 +1,50 @@
+"""Fixtures and helpers shared by the test suite.
+
+* ``tiny``: the test module's ``TINY`` source installed as the study ``studies.tiny`` (for the
+  study harness and CLI tests).
+* ``_spiking_cases``: ``tests/rules/_spiking_cases.py`` (configured spiking-rule instances) loaded
+  by path and registered under that module name, so that test modules can
+  ``from _spiking_cases import SPIKING_RULES`` under any pytest import mode (``importlib`` mode
+  puts no test directory on ``sys.path``). A conftest is imported before the test modules.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def _register_by_path(name: str, path: Path):
+    """Import the file ``path`` as module ``name`` (kept in ``sys.modules``) and return it."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_register_by_path("_spiking_cases", HERE / "rules" / "_spiking_cases.py")
+
+
+@pytest.fixture()
+def tiny(request, tmp_path, monkeypatch):
+    """The requesting test module's ``TINY`` (the source of a study module) as ``studies.tiny``.
+
+    Written to a temporary directory appended to ``studies.__path__`` (so ``plasticity study
+    list/run`` and :func:`studies.load` find it); yields the imported module, and forgets it after.
+    """
+    import studies
+
+    extra = tmp_path / "extra_studies"
+    extra.mkdir()
+    (extra / "tiny.py").write_text(request.module.TINY)
+    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(extra)])
+    sys.modules.pop("studies.tiny", None)
+    yield studies.load("tiny")
+    sys.modules.pop("studies.tiny", None)
