@@ -21,12 +21,55 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PALETTE", "STYLE", "paper_style", "new_figure", "save_figure", "metric_over_time",
-           "metric_vs_param", "eigenvalues_with_gershgorin", "raster"]
+__all__ = ["PALETTE", "RULE_COLORS", "rule_color", "STYLE", "paper_style", "new_figure", "save_figure",
+           "metric_over_time", "metric_vs_param", "eigenvalues_with_gershgorin", "raster"]
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
 # deficiencies; yellow last because it is faint on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+# One colour per plasticity rule / study condition, the same in every study and notebook.
+# Okabe-Ito first, then Tol's muted colours for the rest; variants of one mechanism share a hue
+# (fast scaling dark blue, slow scaling light blue; BCM and metaplastic BCM purples); "none"
+# (no plasticity) is grey, the combination of three compensations black.
+RULE_COLORS: dict[str, str] = {
+    "none": "#888888",
+    "hebbian": "#D55E00",
+    "oja": "#882255",
+    "bcm": "#CC79A7",
+    "metaplastic_bcm": "#AA4499",
+    "scaling": "#0072B2",
+    "hebbian+scaling_fast": "#0072B2",
+    "hebbian+scaling_slow": "#56B4E9",
+    "intrinsic": "#E69F00",
+    "hebbian+intrinsic": "#E69F00",
+    "inhibitory": "#009E73",
+    "hebbian+inhibitory": "#009E73",
+    "heterosynaptic": "#999933",
+    "hebbian+heterosynaptic": "#999933",
+    "hebbian+all3": "#000000",
+}
+# Fallback colours for names not in RULE_COLORS (Tol muted and dark, none of the above).
+_FALLBACK_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#DDCC77", "#CC6677", "#661100", "#6699CC")
+
+
+def rule_color(name: str) -> str:
+    """The fixed colour of a rule or condition name (:data:`RULE_COLORS`).
+
+    Looked up as given, then case-insensitively with spaces and dashes read as underscores
+    (``"Metaplastic BCM"`` is ``"metaplastic_bcm"``); any other name gets one of
+    ``_FALLBACK_COLORS`` chosen by the CRC-32 of the normalised name, so it is the same in every
+    process and run (unlike ``hash``).
+    """
+    import zlib
+
+    if name in RULE_COLORS:
+        return RULE_COLORS[name]
+    key = "_".join(str(name).strip().lower().replace("-", " ").split())
+    if key in RULE_COLORS:
+        return RULE_COLORS[key]
+    return _FALLBACK_COLORS[zlib.crc32(key.encode()) % len(_FALLBACK_COLORS)]
+
 
 STYLE: dict[str, Any] = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 10, "legend.fontsize": 8,
