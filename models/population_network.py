@@ -22,7 +22,7 @@ from models import _population_kernels as K
 from models._rate_result import RateResult
 from models._rate_support import InputSource, check_rule, numpy_activation
 from models.populations import ACTIVATION_NAMES, RatePopulation, RateProjection
-from models.rate import PARALLEL_MIN_N, RateNetwork, _REASONS, _num_threads, _snapshot_steps
+from models.rate import PARALLEL_MIN_N, RateNetwork, Snapshots, _REASONS, _num_threads
 from plasticity._progress import progress_bar
 from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
 
@@ -112,13 +112,19 @@ class PopulationRateNetwork(RateNetwork):
     @property
     def W(self) -> np.ndarray:
         """The signed effective matrix ``sign_source * magnitude`` (0 where no synapse): a copy."""
-        out = np.zeros(self._W.shape, dtype=self._W.dtype)
+        out = np.empty(self._W.shape, dtype=self._W.dtype)
+        self._signed_into(out)
+        return out
+
+    def _signed_into(self, out: np.ndarray) -> None:
+        """Write the signed matrix into ``out`` block by block (no temporaries of W's size)."""
+        out[...] = 0
         for pr in self.projections.values():
             ts, ss = self.populations[pr.target], self.populations[pr.source]
-            block = self._W[ts, ss]
-            sign = -1.0 if self._pop(pr.source).inhibitory else 1.0
-            out[ts, ss] = sign * np.where(block >= 0, block, 0.0)
-        return out
+            block, dest = self._W[ts, ss], out[ts, ss]
+            np.maximum(block, 0, out=dest)
+            if self._pop(pr.source).inhibitory:
+                np.negative(dest, out=dest)
 
     @W.setter
     def W(self, value: Any) -> None:
@@ -128,8 +134,7 @@ class PopulationRateNetwork(RateNetwork):
     def weights(self, name: str) -> np.ndarray:
         """The ``(n_target, n_source)`` magnitudes of projection ``name`` (0 where there is no synapse)."""
         pr = self._projection("RateNetwork.weights", "name", name)
-        block = self._W[self.populations[pr.target], self.populations[pr.source]]
-        return np.where(block >= 0, block, 0.0)
+        return np.maximum(self._W[self.populations[pr.target], self.populations[pr.source]], 0)
 
     def connectivity(self, name: str) -> np.ndarray:
         """Boolean ``(n_target, n_source)`` mask of the synapses of projection ``name``."""
@@ -187,7 +192,7 @@ class PopulationRateNetwork(RateNetwork):
                                                                             _bound_interval))
         if record_weights_every is not None:
             record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every,
-                                                    _steps_interval))
+                                                    Interval(0, closed="left", integer=True)))
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"{owner}: progress must be True, False or None; got {progress!r}")
         plastic = self._check_plasticity(owner, plasticity)
@@ -196,15 +201,16 @@ class PopulationRateNetwork(RateNetwork):
         source = _PopulationInputs(owner, inputs, steps, self.populations, self.t, dt_time)
         x = self._initial_state(owner, x0)
         kernel = _KernelArgs(self, plastic)
-        present = W[W >= 0]
-        if present.size and present.max() > weight_bound:
-            raise ValueError(f"{owner}: weight_bound must be at least the largest weight {present.max():g} at the "
+        largest = max((float(self._W[self.populations[pr.target], self.populations[pr.source]].max(initial=0.0))
+                       for pr in self.projections.values()), default=0.0)  # absent synapses are negative
+        if largest > weight_bound:
+            raise ValueError(f"{owner}: weight_bound must be at least the largest weight {largest:g} at the "
                              f"start; got {weight_bound!r}")
-        snaps = _snapshot_steps(steps, record_weights_every, bool(plastic), W.nbytes)
+        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time)
         est = steps * W.nbytes * 2 / 2e10
         show = est > 2.0 if progress is None else progress
         per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
-        cuts = sorted(set(snaps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
+        cuts = sorted(set(snaps.steps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
         T = steps // record_every + 1
         rec_x = np.empty((T, n), dtype=W.dtype)
         rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
@@ -214,7 +220,7 @@ class PopulationRateNetwork(RateNetwork):
             r = x
         h = self._recurrent(r)
         rec_x[0], rec_r[0] = x, r
-        weights, weight_times = [self.W], [self.t]
+        snaps.take(0, self._signed_into)
         p, code, k_bad, k_done, t0 = 1, 0, -1, 0, self.t
         mode = K.MAP if self.dynamics == "map" else K.EULER
         par = n >= PARALLEL_MIN_N and _num_threads() > 1
@@ -232,17 +238,16 @@ class PopulationRateNetwork(RateNetwork):
                     if code:
                         k_bad = k_done + 1
                         break
-                    if k1 in snaps:
-                        weights.append(self.W)
-                        weight_times.append(t0 + k1 * dt_time)
+                    snaps.take(k1, self._signed_into)
         finally:
             kernel.unpack()
             self.x, self.t = x.copy(), t0 + k_done * dt_time
         states = rec_x[:p]
+        weights, weight_times = snaps.result()
         return RateResult(
             times=t0 + dt_time * np.arange(0, p * record_every, record_every, dtype=np.float64),
             rates=states if self.dynamics == "map" else rec_r[:p], states=states,
-            weights=np.stack(weights), weight_times=np.array(weight_times),
+            weights=weights, weight_times=weight_times,
             diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
             reason=_REASONS.get(int(code), ""), dynamics=self.dynamics, populations=dict(self.populations),
         )

@@ -31,8 +31,9 @@ __all__ = ["RateNetwork", "RateResult"]
 # busy, against 0.1 ms serial). Call numba.set_num_threads(1) to keep large runs serial too.
 PARALLEL_MIN_N = 2048
 _REASONS = {1: "non-finite state", 2: "|x| > bound", 3: "|W| > weight_bound", 4: "non-finite weights"}
-_SNAPSHOT_BYTES = 2**30  # default snapshots stay under ~1 GiB in all
+SNAPSHOT_BYTES = 2**30  # default snapshots (start and end) only while they fit in 1 GiB
 _steps_interval = Interval(1, closed="left", integer=True)
+_count_interval = Interval(0, closed="left", integer=True)
 _bound_interval = Interval(0.0, math.inf, closed="right")
 
 
@@ -99,6 +100,9 @@ class RateNetwork:
 
     @W.setter
     def W(self, W: Any) -> None:
+        owned = isinstance(W, _Owned)  # an array built for this network: adopted, not copied
+        if owned:
+            W = W.array
         try:
             arr = np.asarray(W)
         except ValueError as e:  # ragged nested lists
@@ -111,8 +115,12 @@ class RateNetwork:
         if hasattr(self, "_W") and arr.shape != self._W.shape:
             raise ValueError(f"RateNetwork: W has shape {arr.shape}; expected {self._W.shape} (n is fixed)")
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
-        arr = np.array(arr, dtype=dtype, order="C", copy=True)
-        check_finite_array("RateNetwork", "W", arr)
+        if not owned:
+            arr = np.array(arr, dtype=dtype, order="C", copy=True)
+        bad = ~np.isfinite(_row_absmax(arr))  # by blocks of rows: no temporary of W's size
+        if bad.any():
+            raise ValueError(f"RateNetwork: W must be finite; got non-finite values (NaN or inf) in "
+                             f"{int(bad.sum())} row(s)")
         self._W = arr
 
     @property
@@ -142,8 +150,14 @@ class RateNetwork:
         if dtype not in (np.float32, np.float64, "float32", "float64"):
             raise ValueError(f"{owner}: dtype must be float32 or float64; got {dtype!r}")
         rng = as_rng(seed)
-        W = dale_matrix(n, g, rng) if dale else rng.normal(0.0, g / math.sqrt(n), size=(n, n))
-        return cls(W.astype(dtype), activation=activation, dynamics=dynamics, seed=rng, **kwargs)
+        if dale:
+            W = dale_matrix(n, g, rng).astype(dtype)
+        else:  # drawn in blocks of rows into the network's own array: one copy of W
+            W = np.empty((n, n), dtype=dtype)
+            rows = max(1, 2**22 // n)
+            for i in range(0, n, rows):
+                W[i:i + rows] = rng.normal(0.0, g / math.sqrt(n), size=(min(rows, n - i), n))
+        return cls(_Owned(W), activation=activation, dynamics=dynamics, seed=rng, **kwargs)
 
     @classmethod
     def from_populations(cls, populations: Any, projections: Any, dynamics: str = "flow", dt: float = 0.1,
@@ -227,8 +241,9 @@ class RateNetwork:
         bound : float
             The run diverges when ``|x|`` exceeds it or x turns non-finite.
         record_weights_every : int or None
-            Snapshot period of W. None: about 10 snapshots (fewer for huge W, keeping them
-            under 1 GiB; only start and end when there is no rule). Start and end always.
+            Snapshot period of W in steps (start and end included); 0: no snapshots. None: start
+            and end while the two copies fit in 1 GiB, none for larger W (see ``Snapshots``:
+            snapshots are the only copies of W a run makes).
         weight_bound : float or None
             The run diverges when a weight's magnitude exceeds it (default ``bound``).
 
@@ -244,7 +259,7 @@ class RateNetwork:
         bound = float(check_number(owner, "bound", bound, _bound_interval))
         weight_bound = bound if weight_bound is None else float(check_number(owner, "weight_bound", weight_bound, _bound_interval))
         if record_weights_every is not None:
-            record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every, _steps_interval))
+            record_weights_every = int(check_number(owner, "record_weights_every", record_weights_every, _count_interval))
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"{owner}: progress must be True, False or None; got {progress!r}")
         fused = check_rule(owner, rule)
@@ -259,17 +274,17 @@ class RateNetwork:
             raise ValueError(f"{owner}: weight_bound must be at least max |W| = {mrow.max():g} at the start; got {weight_bound!r}")
         state = self._rule_state_for(rule)
 
-        snaps = _snapshot_steps(steps, record_weights_every, rule is not None, W.nbytes)
+        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time)
         est = steps * W.nbytes * (2 if rule is not None else 1) * (4 if self.method == "rk4" and self.dynamics == "flow" else 1) / 2e10
         est *= 5 if rule is not None and not fused else 1
         show = est > 2.0 if progress is None else progress
         per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
-        bounds = sorted(set(snaps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
+        bounds = sorted(set(snaps.steps) | set(range(0, steps, min(per_chunk, source.max_chunk))) | {steps})
 
         T = steps // record_every + 1
         rec_x = np.empty((T, n), dtype=W.dtype)
         rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
-        weights, weight_times = [W.copy()], [self.t]
+        snaps.take(0, lambda out: np.copyto(out, W))
         stepper = _Stepper(self, fused, rule, state, x, bound, weight_bound, mrow)
         rec_x[0] = stepper.x
         rec_r[0] = stepper.r
@@ -284,17 +299,16 @@ class RateNetwork:
                     if code:
                         k_bad = k_done + 1
                         break
-                    if k1 in snaps:
-                        weights.append(W.copy())
-                        weight_times.append(t0 + k1 * dt_time)
+                    snaps.take(k1, lambda out: np.copyto(out, W))
         finally:  # also on an error in the inputs callable: the network stays consistent
             stepper.finish()
             self.x, self.t = stepper.x.copy(), t0 + k_done * dt_time
         states = rec_x[:p]
+        weights, weight_times = snaps.result()
         return RateResult(
             times=t0 + dt_time * np.arange(0, p * record_every, record_every, dtype=np.float64),
             rates=states if self.dynamics == "map" else rec_r[:p], states=states,
-            weights=np.stack(weights), weight_times=np.array(weight_times),
+            weights=weights, weight_times=weight_times,
             diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
             reason=_REASONS.get(code, ""), dynamics=self.dynamics,
         )
@@ -371,11 +385,44 @@ class RateNetwork:
                 f"tau={self.tau}, dt={self.dt}, method={self.method!r}, dtype={self._W.dtype})")
 
 
-def _snapshot_steps(steps: int, every: int | None, plastic: bool, nbytes: int) -> set[int]:
-    if every is None:
-        intervals = min(10, max(1, _SNAPSHOT_BYTES // max(nbytes, 1) - 1)) if plastic else 1
-        every = max(1, -(-steps // intervals))
-    return set(range(0, steps + 1, every)) | {0, steps}
+class _Owned:
+    """Marks an array made for a new network: ``RateNetwork`` adopts it instead of copying it."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
+class Snapshots:
+    """Weight snapshots of one run, written into one array allocated at the start.
+
+    Steps recorded: with ``every = k``, ``0, k, 2k, ...`` and the last step; with ``every = 0``
+    none; with ``every = None`` the first and the last step when the two copies take at most
+    ``SNAPSHOT_BYTES`` (1 GiB), none otherwise, so that a large network holds one copy of its
+    weights (plus what the caller asked to record). A run that diverges keeps the snapshots
+    taken before. ``take(step, fill)`` calls ``fill(out)`` to write the weights into ``out``.
+    """
+
+    def __init__(self, steps: int, every: int | None, shape: tuple[int, ...], dtype: Any, t0: float,
+                 dt_time: float) -> None:
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if every is None:
+            at = [0, steps] if 2 * nbytes <= SNAPSHOT_BYTES else []
+        elif every == 0:
+            at = []
+        else:
+            at = sorted(set(range(0, steps + 1, every)) | {0, steps})
+        self.steps = at
+        self.array = np.empty((len(at),) + tuple(shape), dtype=dtype)
+        self.times = t0 + dt_time * np.asarray(at, dtype=np.float64)
+        self.k = 0
+
+    def take(self, step: int, fill) -> None:
+        if self.k < len(self.steps) and self.steps[self.k] == step:
+            fill(self.array[self.k])
+            self.k += 1
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.array[:self.k], self.times[:self.k]
 
 
 class _Stepper:

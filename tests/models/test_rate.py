@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
+import models.rate
 from models import RateNetwork, RateResult
 from models._rate_support import neuron_state
 from plasticity.rules import (BCM, Hebbian, HeterosynapticDecay, IntrinsicPlasticity, MetaplasticBCM, Oja, PairSTDP,
@@ -202,14 +203,16 @@ def test_recording_shapes_and_times():
     res = net.run(100, rule=RULES["bcm"], record_every=7)
     assert res.states.shape == res.rates.shape == (15, 12)  # steps 0, 7, ..., 98
     np.testing.assert_allclose(res.times, 0.05 * np.arange(0, 100, 7))
-    assert res.weights.shape == (11, 12, 12)  # default: about 10 snapshots, start and end included
-    np.testing.assert_allclose(res.weight_times, 0.05 * np.arange(0, 101, 10))
+    assert res.weights.shape == (2, 12, 12)  # default: start and end
+    np.testing.assert_allclose(res.weight_times, [0.0, 5.0])
     np.testing.assert_array_equal(res.weights[-1], net.W)
     res = net.run(20, rule=RULES["bcm"], record_weights_every=8)  # continues in time
     np.testing.assert_allclose(res.weight_times, 5.0 + 0.05 * np.array([0, 8, 16, 20]))
     assert res.times[0] == pytest.approx(5.0)
     static = make(n=12).run(50)
     assert static.weights.shape == (2, 12, 12)  # frozen weights: start and end only
+    none = make(n=12).run(50, rule=RULES["bcm"], record_weights_every=0)
+    assert none.weights.shape == (0, 12, 12) and none.weight_times.shape == (0,)
     mapped = make(n=12).run(10, rule=RULES["bcm"])
     assert mapped.rates is mapped.states and mapped.times[-1] == 10.0
 
@@ -338,3 +341,12 @@ def test_a_static_run_after_intrinsic_plasticity_is_the_frozen_system():
     for _ in range(20):
         x = x + 0.2 * system(x)
     np.testing.assert_allclose(res.states[-1], x, rtol=1e-10, atol=1e-12)
+
+
+def test_default_snapshots_only_while_they_fit(monkeypatch):
+    # beyond SNAPSHOT_BYTES for the two copies, a run records no weights unless asked
+    monkeypatch.setattr(models.rate, "SNAPSHOT_BYTES", 2 * 12 * 12 * 8 - 1)
+    res = make(n=12).run(20, rule=RULES["bcm"])
+    assert res.weights.shape == (0, 12, 12)
+    res = make(n=12).run(20, rule=RULES["bcm"], record_weights_every=10)
+    assert res.weights.shape == (3, 12, 12)
