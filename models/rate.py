@@ -154,7 +154,7 @@ class RateNetwork:
             W = dale_matrix(n, g, rng).astype(dtype)
         else:  # drawn in blocks of rows into the network's own array: one copy of W
             W = np.empty((n, n), dtype=dtype)
-            rows = max(1, 2**22 // n)
+            rows = max(1, 2**18 // n)  # 2 MB blocks of float64
             for i in range(0, n, rows):
                 W[i:i + rows] = rng.normal(0.0, g / math.sqrt(n), size=(min(rows, n - i), n))
         return cls(_Owned(W), activation=activation, dynamics=dynamics, seed=rng, **kwargs)
@@ -485,7 +485,7 @@ class _Stepper:
 def _row_absmax(W: np.ndarray) -> np.ndarray:
     """max_j |W[i, j]| per row, float64 (NaN/inf propagate), in blocks: no n^2 temporary."""
     out = np.empty(W.shape[0])
-    block = max(1, 2**22 // max(W.shape[1], 1))
+    block = max(1, 2**18 // max(W.shape[1], 1))
     for i in range(0, W.shape[0], block):
         out[i:i + block] = np.abs(W[i:i + block]).max(axis=1)
     return out

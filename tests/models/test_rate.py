@@ -350,3 +350,14 @@ def test_default_snapshots_only_while_they_fit(monkeypatch):
     assert res.weights.shape == (0, 12, 12)
     res = make(n=12).run(20, rule=RULES["bcm"], record_weights_every=10)
     assert res.weights.shape == (3, 12, 12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_random_weights_drawn_in_blocks_equal_one_draw(dtype):
+    # RateNetwork.random draws row blocks straight into the network's array (one copy of W);
+    # the numbers are those of one rng.normal draw of the whole matrix, cast to the dtype
+    n = 700  # several blocks of 2**18 // n rows
+    W = RateNetwork.random(n, 1.3, seed=11, dtype=dtype).W
+    expected = np.random.default_rng(11).normal(0.0, 1.3 / math.sqrt(n), size=(n, n)).astype(dtype)
+    np.testing.assert_array_equal(W, expected)
+    assert W.dtype == dtype and W.flags.c_contiguous
