@@ -99,14 +99,15 @@ def bench(n, dtype, repeats):
     for _ in range(repeats):  # numpy last in a round, then a long pause before the sweep
         tb.append(timed(sweeps, steps, pause=0.3))
         tf.append(timed(fused, steps))
-        tn.append(timed(numpy_run, max(1, steps // 5)))
+        tn.append(timed(numpy_run, max(5, steps // 5)))  # >= 5 steps: the first numpy step is 10x slower
     tf, tn, tb = (np.array(v) for v in (tf, tn, tb))
     moved = 2 * nbytes
     # ratios are medians of the per-round ratios: the host's bandwidth drifts between rounds
     return {
         "N": n, "dtype": np.dtype(dtype).name, "threads": 2 if par else 1,
         "fused_ms": 1e3 * np.median(tf), "fused_GBs": moved / np.median(tf) / 1e9,
-        "base_GBs": moved / np.median(tb) / 1e9, "frac_bw": np.median(tb / tf),
+        "base_GBs": moved / np.median(tb) / 1e9, "base_min": moved / tb.max() / 1e9, "base_max": moved / tb.min() / 1e9,
+        "frac_bw": np.median(tb / tf), "frac_min": (tb / tf).min(), "frac_max": (tb / tf).max(),
         "numpy_ms": 1e3 * np.median(tn), "speedup": np.median(tn / tf),
     }
 
@@ -177,14 +178,17 @@ def main(argv=None):
 
 
 def dense_table(sizes, repeats):
-    header = f"{'N':>6} {'dtype':>8} {'thr':>3} {'fused ms':>9} {'GB/s':>6} {'sweep GB/s':>10} {'frac bw':>7} {'numpy ms':>9} {'speedup':>7}"
+    header = (f"{'N':>6} {'dtype':>8} {'thr':>3} {'fused ms':>9} {'GB/s':>6} {'sweep GB/s [min-max]':>20} "
+              f"{'frac bw [min-max]':>18} {'numpy ms':>9} {'speedup':>7}")
     print(header)
     print("-" * len(header))
     for n in sizes:
         for dtype in (np.float32, np.float64):
             r = bench(n, dtype, repeats)
+            sweep = f"{r['base_GBs']:.1f} [{r['base_min']:.0f}-{r['base_max']:.0f}]"
+            frac = f"{r['frac_bw']:.0%} [{r['frac_min']:.0%}-{r['frac_max']:.0%}]"
             print(f"{r['N']:>6} {r['dtype']:>8} {r['threads']:>3} {r['fused_ms']:>9.3f} {r['fused_GBs']:>6.1f} "
-                  f"{r['base_GBs']:>10.1f} {r['frac_bw']:>7.0%} {r['numpy_ms']:>9.2f} {r['speedup']:>6.1f}x", flush=True)
+                  f"{sweep:>20} {frac:>18} {r['numpy_ms']:>9.2f} {r['speedup']:>6.1f}x", flush=True)
 
 
 if __name__ == "__main__":
