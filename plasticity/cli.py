@@ -3,6 +3,7 @@
     plasticity study list
     plasticity study run NAME [--quick] [--out DIR] [--scheduler ADDR] [--seed N] [--max-workers N]
     plasticity bench [NAME [ARGS...]]
+    plasticity warmup [FAMILY ...]
 
 Also ``python -m plasticity``. Exit codes: 0 done, 1 a study finished with failed points or a
 benchmark failed, 2 a usage error (unknown study or benchmark, missing command).
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name", metavar="NAME", help="the study (see `plasticity study list`)")
     run.add_argument("args", nargs=argparse.REMAINDER, help="options for the study (see below)")
 
+    warm = commands.add_parser(
+        "warmup", help="compile the numba kernels ahead of a first run (in parallel)",
+        description="Compile the numba kernels of each family (rate, populations, spiking, metrics) on tiny "
+                    "networks, one process per core, so that the next run starts from the on-disk cache.")
+    warm.add_argument("families", metavar="FAMILY", nargs="*", help="families to compile (default: all)")
+
     bench = commands.add_parser(
         "bench", help="run a benchmark of benchmarks/ (source checkout only)",
         description="Run benchmarks/bench_NAME.py (ratios against baselines measured in the same run). Without "
@@ -65,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         return _study(args, parser)
     if args.command == "bench":
         return _bench(args.name, args.args)
+    if args.command == "warmup":
+        from plasticity.warmup import warmup
+
+        try:
+            times = warmup(args.families or None)
+        except ValueError as e:
+            print(f"plasticity {e}", file=sys.stderr)
+            return 2
+        for name, seconds in times.items():
+            print(f"{name:<12} {seconds:6.1f} s")
+        return 0
     parser.print_help(sys.stderr)
     return 2
 

@@ -124,3 +124,11 @@ def test_rule_comparison_quick_runs_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     for name in ("fig_rule_comparison.png", "fig_rule_comparison.pdf", "results.csv", "results.parquet"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_warmup_compiles_a_family_and_refuses_unknown_ones():
+    done = plasticity_cmd("warmup", "metrics")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "metrics" and done.stdout.strip().endswith("s")
+    done = plasticity_cmd("warmup", "nope")
+    assert done.returncode == 2 and "families must be among" in done.stderr and "'nope'" in done.stderr
