@@ -19,6 +19,7 @@ __all__ = [
     "nonnegative",
     "unit_interval",
     "any_real",
+    "extended_real",
     "check_number",
     "check_choice",
     "check_finite_array",
@@ -80,6 +81,7 @@ positive = Interval(0.0)
 nonnegative = Interval(0.0, closed="left")
 unit_interval = Interval(0.0, 1.0, closed="both")
 any_real = Interval()
+extended_real = Interval(-math.inf, math.inf, closed="both")  # bounds may be infinite
 
 
 def check_number(owner: str, name: str, value: Any, allowed: Interval = any_real) -> float:

@@ -201,6 +201,14 @@ class RateRule(Rule):
         """The state of each term, in the order of :meth:`terms`."""
         return (state,)
 
+    def _check_together(self) -> None:
+        """A rule with declared ``bounds`` needs ``w_min < w_max``."""
+        if self.bounds is not None:
+            lo, hi = self.weight_bounds()
+            if not lo < hi:
+                owner, (a, b) = type(self).__name__, self.bounds
+                raise ValueError(f"{owner}.{a} must be smaller than {owner}.{b}; got {a}={lo!r}, {b}={hi!r}")
+
     def weight_bounds(self) -> tuple[float, float]:
         if self.bounds is None:
             return -math.inf, math.inf

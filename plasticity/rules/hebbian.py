@@ -21,13 +21,11 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from plasticity._validation import Interval, nonnegative, positive
+from plasticity._validation import Interval, extended_real, nonnegative, positive
 from plasticity.rules._base import RateRule, check_step
 
 __all__ = ["Hebbian", "HebbianState", "hebbian_reference", "hebbian_coefficients"]
 
-# Bounds may be infinite (the default: no clipping), so the interval is closed at +-inf.
-_extended_real = Interval(-math.inf, math.inf, closed="both")
 
 
 @dataclass
@@ -57,17 +55,11 @@ class Hebbian(RateRule):
     constraints: ClassVar[dict[str, Interval]] = {
         "eta": positive,
         "decay": nonnegative,
-        "w_min": _extended_real,
-        "w_max": _extended_real,
+        "w_min": extended_real,
+        "w_max": extended_real,
     }
     state_fields: ClassVar[tuple[str, ...]] = ()
     bounds: ClassVar[tuple[str, str] | None] = ("w_min", "w_max")
-
-    def _check_together(self) -> None:
-        if not self.w_min < self.w_max:
-            raise ValueError(
-                f"Hebbian.w_min must be smaller than Hebbian.w_max; got w_min={self.w_min!r}, w_max={self.w_max!r}"
-            )
 
     @classmethod
     def examples(cls) -> tuple["Hebbian", ...]:
