@@ -6,7 +6,8 @@ blocks ``[target rows, source columns]``; a synapse that does not exist holds ``
 left alone by plasticity (``p < 1`` stays sparse). ``proj[T, S]`` says what the block from
 population ``S`` to ``T`` is: ``-1`` no projection (never read), ``0`` static (read once
 per step), ``q + 1`` plastic projection ``q`` (read and written once per step, in the same
-pass that computes the recurrent input of the next step, as in :mod:`models._rate_kernels`):
+pass that computes the recurrent input of the next step, as in :mod:`models._rate_kernels`;
+rows of one population go in pairs, so that each load of ``pre``/``nxt`` serves two rows):
 
     W[i, j] <- clip(W[i, j] (1 + b_q[i]) + a_q[i] pre[j] + c_q[i], lo_q, hi_q)   (present j)
     (computed in W's dtype; the coefficients are float64 and cast once per step)
@@ -86,45 +87,108 @@ def _plastic_row(row, pre, nxt, ai, si, ci, lo, hi, wb, z0):
     return acc, nb
 
 
+@njit(inline="always", fastmath=_FM)
+def _static_two(r0, r1, nxt, z0):
+    """``_static_dot`` of two rows in one loop: each load of ``nxt`` serves both."""
+    acc0, acc1 = z0, z0
+    for j in range(r0.shape[0]):
+        y = nxt[j]
+        acc0 += max(r0[j], z0) * y
+        acc1 += max(r1[j], z0) * y
+    return acc0, acc1
+
+
+@njit(inline="always", fastmath=_FM)
+def _plastic_two(r0, r1, pre, nxt, a0, a1, s0, s1, c0, c1, lo, hi, wb, z0):
+    """``_plastic_row`` of two rows in one loop: each load of ``pre``/``nxt`` serves both."""
+    acc0, acc1 = z0, z0
+    nb = 0
+    for j in range(r0.shape[0]):
+        x, y = pre[j], nxt[j]
+        w0, w1 = r0[j], r1[j]
+        p0, p1 = w0 >= z0, w1 >= z0
+        v0 = min(max(w0 * s0 + a0 * x + c0, lo), hi)
+        v1 = min(max(w1 * s1 + a1 * x + c1, lo), hi)
+        v0 = v0 if p0 else w0
+        v1 = v1 if p1 else w1
+        r0[j] = v0
+        r1[j] = v1
+        acc0 += (v0 if p0 else z0) * y
+        acc1 += (v1 if p1 else z0) * y
+        nb += (v0 > wb) + (v1 > wb)
+    return acc0, acc1, nb
+
+
 @njit(inline="always")
-def _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
-    T = row_pop[i]
-    it = i - start[T]
-    z0 = lo[0] - lo[0]  # a zero of W's dtype (lo has W's dtype and finite entries)
-    total = 0.0
-    nbad = 0
-    for S in range(start.shape[0]):
-        code = proj[T, S]
-        if code < 0:
-            continue
-        c0, c1 = start[S], stop[S]
-        if code == 0:
-            acc = _static_dot(W[i, c0:c1], nxt[c0:c1], z0)
-        else:
-            q = code - 1
-            acc, nb = _plastic_row(W[i, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], B[q, it], C[q, it],
-                                   lo[q], hi[q], wb[0], z0)
-            nbad += nb
-        total += sign[S] * acc
+def _finish(i, total, nbad, h, flags):
     h[i] = total
     if nbad > 0:
         flags[i] = W_BOUND
-    elif not abs(total) < math.inf:
+    elif not abs(total) < math.inf:  # a NaN/inf weight makes its row's dot non-finite
         flags[i] = NONFINITE_W
     else:
         flags[i] = OK
 
 
+@njit(inline="always")
+def _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    """Rows ``2p`` and ``2p + 1`` together when both exist and belong to one population (so
+    they share blocks and coefficient rows), else row ``2p`` (and ``2p + 1``) alone."""
+    i = 2 * p
+    n = W.shape[0]
+    z0 = lo[0] - lo[0]  # a zero of W's dtype (lo has W's dtype and finite entries)
+    T = row_pop[i]
+    if i + 1 < n and row_pop[i + 1] == T:
+        it = i - start[T]
+        t0, t1, nbad = 0.0, 0.0, 0
+        for S in range(start.shape[0]):
+            code = proj[T, S]
+            if code < 0:
+                continue
+            c0, c1 = start[S], stop[S]
+            if code == 0:
+                d0, d1 = _static_two(W[i, c0:c1], W[i + 1, c0:c1], nxt[c0:c1], z0)
+            else:
+                q = code - 1
+                d0, d1, nb = _plastic_two(W[i, c0:c1], W[i + 1, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it],
+                                          A[q, it + 1], B[q, it], B[q, it + 1], C[q, it], C[q, it + 1],
+                                          lo[q], hi[q], wb[0], z0)
+                nbad += nb
+            t0 += sign[S] * d0
+            t1 += sign[S] * d1
+        _finish(i, t0, nbad, h, flags)
+        _finish(i + 1, t1, nbad, h, flags)
+        return
+    for k in range(i, min(i + 2, n)):
+        T = row_pop[k]
+        it = k - start[T]
+        total, nbad = 0.0, 0
+        for S in range(start.shape[0]):
+            code = proj[T, S]
+            if code < 0:
+                continue
+            c0, c1 = start[S], stop[S]
+            if code == 0:
+                acc = _static_dot(W[k, c0:c1], nxt[c0:c1], z0)
+            else:
+                q = code - 1
+                acc, nb = _plastic_row(W[k, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], B[q, it], C[q, it],
+                                       lo[q], hi[q], wb[0], z0)
+                nbad += nb
+            total += sign[S] * acc
+        _finish(k, total, nbad, h, flags)
+
+
 @njit(cache=True, nogil=True, fastmath=_FM)
 def pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
-    for i in range(W.shape[0]):
-        _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    for p in range((W.shape[0] + 1) // 2):
+        _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FM)
 def pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
-    for i in prange(W.shape[0]):
-        _row(i, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    for p in prange((W.shape[0] + 1) // 2):
+        _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
 
 
 @njit(cache=True, nogil=True)
