@@ -210,7 +210,43 @@ CASES = [
                  id="classification-2d-kind-at-call"),
     pytest.param(lambda tp, mp: __import__("models.tasks").tasks.flipflop(0, 10), ValueError,
                  r"flipflop\.batch_size must be an integer in \[1, inf\); got 0", id="flipflop-batch-size-at-call"),
+    # torch rules: dt as a tensor, dtypes and devices that would silently promote, parameter shapes
+    pytest.param(lambda tp, mp: torch_step(dt=__import__("torch").tensor(-0.1)), ValueError,
+                 r"BCM\.update: dt must be a number in \(0, inf\); got tensor\(-0\.1", id="torch-dt-negative-tensor"),
+    pytest.param(lambda tp, mp: torch_step(state_dtype="float64"), TypeError,
+                 r"BCM\.update: state tensor 0 has dtype torch\.float64; expected torch\.float32, the dtype of W",
+                 id="torch-state-dtype-promotes-W"),
+    pytest.param(lambda tp, mp: torch_step(W_device="meta"), ValueError,
+                 r"BCM\.update: pre is on device cpu; expected meta, the device of W", id="torch-W-other-device"),
+    pytest.param(lambda tp, mp: torch_step(eta_shape=(N_POST + 2,)), ValueError,
+                 r"BCM\.update: parameter eta has shape \(7,\); expected a scalar or a shape that broadcasts to "
+                 r"\(\*batch, n_post\) = \(5,\)", id="torch-param-wrong-shape"),
+    pytest.param(lambda tp, mp: __import__("plasticity.torch").torch.BCM(0.1, 2.0).init_state(3, 2, dtype="int32"),
+                 TypeError, r"BCM\.init_state: dtype must be a floating torch dtype .*; got 'int32'",
+                 id="torch-init-state-dtype"),
 ]
+
+
+def torch_step(dt=0.1, state_dtype=None, W_device=None, eta_shape=None):
+    """A torch BCM step with one thing wrong."""
+    import torch
+
+    from plasticity.torch import BCM as TorchBCM
+
+    rule = TorchBCM(0.1 if eta_shape is None else torch.full(eta_shape, 0.1), 2.0)
+    W, x, y = torch.zeros(N_POST, N_PRE), torch.ones(N_PRE), torch.ones(N_POST)
+    state = rule.init_state(N_POST, N_PRE, dtype=getattr(torch, state_dtype) if state_dtype else None)
+    if W_device is not None:
+        W = W.to(W_device)
+    return rule.update(W, x, y, state, dt)
+
+
+def test_torch_init_state_takes_a_numpy_dtype():
+    import torch
+
+    from plasticity.torch import BCM as TorchBCM
+
+    assert TorchBCM(0.1, 2.0).init_state(3, 2, dtype=np.float64).theta.dtype == torch.float64
 
 
 @pytest.mark.parametrize("call, error, pattern", CASES)

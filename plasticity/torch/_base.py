@@ -114,6 +114,23 @@ def _numpy_check_together(numpy_cls: type, values: dict[str, Any]) -> None:
     numpy_cls._check_together(proxy)
 
 
+def _torch_dtype(owner: str, dtype: Any) -> torch.dtype:
+    """A torch floating dtype from a torch or numpy dtype; ``TypeError`` naming ``dtype`` otherwise."""
+    if isinstance(dtype, torch.dtype):
+        out = dtype
+    else:
+        import numpy as np
+
+        try:
+            out = torch.from_numpy(np.empty(0, dtype=np.dtype(dtype))).dtype
+        except (TypeError, ValueError):
+            out = None
+    if out is None or not out.is_floating_point:
+        raise TypeError(f"{owner}.init_state: dtype must be a floating torch dtype (e.g. torch.float64) or a numpy "
+                        f"float dtype; got {dtype!r}")
+    return out
+
+
 class TorchRule(torch.nn.Module):
     """Base of the differentiable rules (see the module docstring)."""
 
@@ -308,7 +325,7 @@ class TorchRule(torch.nn.Module):
         owner = type(self).__name__
         n_post, _ = _check_sizes(owner, n_post, n_pre)
         shape = _batch_shape(owner, batch) + (n_post,)
-        dtype = torch.get_default_dtype() if dtype is None else dtype
+        dtype = torch.get_default_dtype() if dtype is None else _torch_dtype(owner, dtype)
         device = self._param_device() if device is None else device
         return self._initial_state(shape, dtype, device)
 
@@ -364,7 +381,28 @@ class TorchRule(torch.nn.Module):
                 f"{owner}: batch shapes do not broadcast: W {tuple(W.shape)}, pre {tuple(pre.shape)}, "
                 f"post {tuple(post.shape)}, state {[tuple(t.shape) for t in tensors]}"
             ) from None
+        # one dtype and one device: torch would promote float32 W to float64 (or fail deep inside)
+        named = [("pre", pre), ("post", post)] + [(f"state tensor {k}", t) for k, t in enumerate(tensors)]
+        for name, t in named:
+            if t.dtype != W.dtype:
+                raise TypeError(f"{owner}: {name} has dtype {t.dtype}; expected {W.dtype}, the dtype of W "
+                                f"(init_state(..., dtype=W.dtype) makes a matching state)")
+            if t.device != W.device:
+                raise ValueError(f"{owner}: {name} is on device {t.device}; expected {W.device}, the device of W")
+        terms = self.terms() if hasattr(self, "terms") else (self,)
+        for name, value in ((n, getattr(term, n, None)) for term in terms for n in term.param_names):
+            if isinstance(value, torch.Tensor) and value.ndim:
+                try:
+                    torch.broadcast_shapes(value.shape, W.shape[:-1])
+                except RuntimeError:
+                    raise ValueError(f"{owner}: parameter {name} has shape {tuple(value.shape)}; expected a scalar "
+                                     f"or a shape that broadcasts to (*batch, n_post) = {tuple(W.shape[:-1])}") from None
         if isinstance(dt, torch.Tensor):
+            if dt.numel() != 1 or not dt.is_floating_point() and dt.dtype not in (torch.int32, torch.int64):
+                raise ValueError(f"{owner}: dt must be a number in (0, inf); got a tensor of shape {tuple(dt.shape)}")
+            value = float(dt.detach())
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
             return
         if isinstance(dt, bool) or not isinstance(dt, Real) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
