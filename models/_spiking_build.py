@@ -2,9 +2,10 @@
 
 The parts are frozen dataclasses checked at construction (message format of
 :mod:`plasticity._validation`); :func:`build` turns them, with a seed, into plain arrays:
-initial state, CSR connectivity by presynaptic neuron (plus the by-postsynaptic index the
-plastic rules need), and per-population parameter vectors. Both backends (numba and brian2)
-start from the same build, so they simulate the same connectivity and initial state.
+initial state, compact CSR connectivity by presynaptic neuron (drawn row by row, kept once;
+``(pre, post, w)`` arrays are derived on demand) and per-population parameter vectors. Both
+backends (numba and brian2) start from the same build, so they simulate the same
+connectivity and initial state.
 """
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from numba import njit
+
 from plasticity._validation import Interval, any_real, check_number, nonnegative, positive, unit_interval
 
-__all__ = ["LIFPopulation", "PoissonPopulation", "Projection", "Built", "build", "bernoulli_pairs"]
+__all__ = ["LIFPopulation", "PoissonPopulation", "Projection", "Built", "build", "bernoulli_pairs",
+           "projection_csr", "projection_weights", "projection_pairs", "connectivity"]
 
 
 
@@ -201,6 +205,10 @@ class Built:
     pois_slices: dict[str, slice]
     pois_rate: np.ndarray
     projections: list[dict] = field(default_factory=list)
+    # connectivity, one compact copy (see projection_csr / projection_weights / connectivity):
+    indptr: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))   # ip_off + (n_pre + 1)
+    indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # syn_off + n_syn
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))  # w_off + n_syn
 
 
 @dataclass(frozen=True)
@@ -228,31 +236,153 @@ class CheckedCurrent:
         return arr
 
 
-def bernoulli_pairs(rng: np.random.Generator, n_pre: int, n_post: int, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each (pre, post) pair independently with probability ``p``, sorted by pre then post.
+# -- connectivity --------------------------------------------------------------------------
+# Each projection is drawn row by row (per presynaptic neuron) straight into the compact arrays
+# the kernels read: one int64 row pointer per presynaptic neuron and one 16-bit (32-bit when a
+# target population has 32768 neurons or more) postsynaptic index per synapse, written by a
+# numba function that skips through a row with geometric gaps. No temporary of the size of the
+# synapse count is made. The projections follow one another in one index array, allocated for
+# their expected counts plus 8 standard deviations each; were a draw ever to need more, the
+# array is grown (copied).
 
-    Skips through the ``n_pre * n_post`` pairs with geometric gaps, so the cost is
-    proportional to the number of synapses, not of pairs.
+
+@njit(cache=True, nogil=True)
+def _draw_rows(seed, reseed, n_post, p, skip_diag, indptr, out, base, limit, r0, pending, c0):
+    """Draw rows ``r0 ..`` of a Bernoulli(p) projection into ``out[base + c]``.
+
+    Row ``r`` (presynaptic neuron) gets the sorted postsynaptic indices of its synapses; the
+    pair ``(r, r)`` is skipped when ``skip_diag``. ``indptr[r + 1]`` is set when row ``r`` is
+    complete. Returns ``(r, pending, c)``: all rows done (``r == n_pre``), or the region is full
+    (``base + c == limit``) with the accepted index ``pending`` of row ``r`` still to write;
+    calling again with the grown ``out`` and these values (``reseed=False``: numba's generator
+    state continues) finishes the draw as if it had never stopped.
     """
-    total = n_pre * n_post
-    if p <= 0.0 or total == 0:
-        idx = np.empty(0, dtype=np.int64)
-    elif p >= 1.0:
-        idx = np.arange(total, dtype=np.int64)
-    else:
-        parts, pos = [], -1
-        while pos < total:
-            m = int((total - pos) * p + 6.0 * math.sqrt((total - pos) * p) + 16)
-            cand = pos + np.cumsum(rng.geometric(p, size=m))
-            parts.append(cand)
-            pos = int(cand[-1])
-        idx = np.concatenate(parts)
-        idx = idx[idx < total]
-    return idx // n_post, idx % n_post
+    if reseed:
+        np.random.seed(seed)
+    n_pre = indptr.shape[0] - 1
+    log_q = math.log1p(-p) if p < 1.0 else 0.0
+    c = c0
+    r = r0
+    pos = pending
+    have = pending >= 0
+    if r0 == 0 and not have:
+        indptr[0] = 0
+    if not have:
+        pos = -1
+    while r < n_pre:
+        if have:
+            have = False
+        else:
+            if p >= 1.0:
+                nxt = pos + 1
+            else:
+                # geometric gap in {1, 2, ...}: P(gap > k) = (1 - p)^k, by inversion
+                gap = math.floor(math.log(1.0 - np.random.random()) / log_q) + 1.0
+                if pos + gap >= n_post:
+                    nxt = n_post
+                else:
+                    nxt = pos + int(gap)
+            if nxt >= n_post:
+                indptr[r + 1] = c
+                r += 1
+                pos = -1
+                continue
+            pos = nxt
+            if skip_diag and pos == r:
+                continue
+        if base + c >= limit:
+            return r, pos, c
+        out[base + c] = pos
+        c += 1
+    return r, -1, c
 
 
-def build(populations, inputs, projections, dt: float, rng: np.random.Generator) -> Built:
-    """Draw initial state and connectivity; check cross-part consistency (names, delays)."""
+def _capacity(n_pre: int, n_post: int, p: float, skip_diag: bool) -> int:
+    """Room for a projection's synapses: the mean count plus 8 standard deviations (exact for p = 0, 1)."""
+    pairs = n_pre * n_post - (min(n_pre, n_post) if skip_diag else 0)
+    if p <= 0.0 or pairs == 0:
+        return 0
+    if p >= 1.0:
+        return pairs
+    m = pairs * p
+    return int(min(pairs, math.ceil(m + 8.0 * math.sqrt(m * (1.0 - p)) + 64)))
+
+
+def bernoulli_pairs(rng: np.random.Generator, n_pre: int, n_post: int, p: float,
+                    autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each (pre, post) pair independently with probability ``p``, sorted by pre then post (int64).
+
+    The draw of :func:`build` (without ``autapses`` the pairs ``(i, i)`` are left out), for
+    small projections and tests; networks keep the compact form.
+    """
+    indptr, indices = _draw_projection(rng, n_pre, n_post, float(p), not autapses,
+                                       np.int16 if n_post < 2**15 else np.int32)
+    return np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(indptr)), indices.astype(np.int64)
+
+
+def _draw_projection(rng, n_pre, n_post, p, skip_diag, idx_t) -> tuple[np.ndarray, np.ndarray]:
+    """One projection drawn into its own arrays (see :func:`_draw_into`)."""
+    indptr = np.zeros(n_pre + 1, dtype=np.int64)
+    out = np.empty(_capacity(n_pre, n_post, p, skip_diag), dtype=idx_t)
+    out, n_syn = _draw_into(rng, n_post, p, skip_diag, indptr, out, 0)
+    return indptr, out[:n_syn]
+
+
+def _draw_into(rng, n_post, p, skip_diag, indptr, out, base) -> tuple[np.ndarray, int]:
+    """Draw a projection into ``out[base:]`` (grown when full); ``(out, n_syn)``."""
+    seed = int(rng.integers(2**32))
+    n_pre = indptr.size - 1
+    if p <= 0.0 or n_pre == 0 or n_post == 0:
+        indptr[:] = 0
+        return out, 0
+    r, pending, c, reseed = 0, -1, 0, True
+    while True:
+        r, pending, c = _draw_rows(seed, reseed, n_post, float(p), skip_diag, indptr, out, base, out.size,
+                                   r, pending, c)
+        if r >= n_pre:
+            return out, int(c)
+        grown = np.empty(out.size + max(out.size // 8, 1024), dtype=out.dtype)  # 8 sigma exceeded: not seen
+        grown[:base + c] = out[:base + c]
+        out, reseed = grown, False
+
+
+def projection_csr(built: "Built", pr: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr (n_pre + 1,) int64, indices (n_syn,))`` of a built projection: views, not copies."""
+    ip, so = pr["ip_off"], pr["syn_off"]
+    return built.indptr[ip:ip + pr["n_pre"] + 1], built.indices[so:so + pr["n_syn"]]
+
+
+def projection_weights(built: "Built", pr: dict) -> np.ndarray:
+    """Initial weights ``(n_syn,)`` in the weight dtype: a view, or a read-only broadcast of
+    the projection's one weight (no memory)."""
+    if pr["w_off"] < 0:
+        return np.broadcast_to(np.asarray(pr["w_const"], dtype=built.weights.dtype), (pr["n_syn"],))
+    return built.weights[pr["w_off"]:pr["w_off"] + pr["n_syn"]]
+
+
+def projection_pairs(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pre, post)`` int64 of every synapse of a CSR-by-pre projection, in storage order."""
+    pre = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
+    return pre, np.asarray(indices, dtype=np.int64).copy()
+
+
+def connectivity(built: "Built", pr: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pre, post, w)`` (int64, int64, float64) of a built projection, made on demand."""
+    pre, post = projection_pairs(*projection_csr(built, pr))
+    return pre, post, projection_weights(built, pr).astype(np.float64)
+
+
+def build(populations, inputs, projections, dt: float, rng: np.random.Generator,
+          weight_dtype="float64") -> Built:
+    """Draw initial state and connectivity; check cross-part consistency (names, delays).
+
+    Connectivity is kept once, compact: ``built.indptr`` (int64), ``built.indices`` (int16
+    while every target population has fewer than 32768 neurons, else int32) and
+    ``built.weights`` (``weight_dtype``, only for projections whose weight is a callable; a
+    fixed weight is one number, ``w_const``). Read a projection with :func:`projection_csr`,
+    :func:`projection_weights` or :func:`connectivity`.
+    """
+    weight_dtype = np.dtype(weight_dtype)
     names = [p.name for p in populations]
     all_names = names + [q.name for q in inputs]
     if len(set(all_names)) != len(all_names):
@@ -293,6 +423,7 @@ def build(populations, inputs, projections, dt: float, rng: np.random.Generator)
     keys = [pr.key for pr in projections]
     if len(set(keys)) != len(keys):
         raise ValueError(f"SpikingNetwork: projection names must be unique (give name=...); got {keys}")
+    plan = []
     for pr in projections:
         owner = f"Projection({pr.key!r})"
         if pr.source not in sizes:
@@ -303,28 +434,56 @@ def build(populations, inputs, projections, dt: float, rng: np.random.Generator)
         d_steps = int(round(delay / dt))
         if d_steps < 1 or abs(d_steps * dt - delay) > 1e-6 * dt:
             raise ValueError(f"{owner}.delay must be a whole number of steps in [dt={dt:g}, inf); got {pr.delay!r}")
-        n_pre, n_post = sizes[pr.source], sizes[pr.target]
-        pre, post = bernoulli_pairs(rng, n_pre, n_post, float(pr.p))
-        if not pr.autapses and pr.source == pr.target:
-            keep = pre != post
-            pre, post = pre[keep], post[keep]
-        w = np.asarray(pr.weight(rng, pre.size) if callable(pr.weight) else np.full(pre.size, float(pr.weight)), dtype=np.float64)
-        if w.shape != pre.shape:
-            raise ValueError(f"{owner}: weight returned shape {w.shape}; expected ({pre.size},) = the number of synapses")
-        if pre.size and not (np.all(np.isfinite(w)) and w.min() >= 0.0):
-            sign = "inhibitory" if inhibitory[pr.source] else "excitatory"
-            raise ValueError(
-                f"{owner}.weight must be a number in [0, inf) (a magnitude: the sign comes from the "
-                f"presynaptic population, {sign} here); got {w.min()!r}"
-            )
-        indptr = np.zeros(n_pre + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pre, minlength=n_pre), out=indptr[1:])
+        plan.append((pr, d_steps, not pr.autapses and pr.source == pr.target))
+    # connectivity of every projection, drawn in order into one index array, each projection
+    # right after the last (room: the sum of the projections' capacities)
+    max_post = max([sizes[pr.target] for pr in projections], default=1)
+    idx_t = np.int16 if max_post < 2**15 else np.int32
+    ip_offs, ip = [], 0
+    for pr, _, _ in plan:
+        ip_offs.append(ip)
+        ip += sizes[pr.source] + 1
+    indptr = np.zeros(ip, dtype=np.int64)
+    indices = np.empty(sum(_capacity(sizes[pr.source], sizes[pr.target], float(pr.p), skip) for pr, _, skip in plan),
+                       dtype=idx_t)
+    syn_offs, n_syns, so = [], [], 0
+    for k, (pr, _, skip) in enumerate(plan):
+        indices, n_syn = _draw_into(rng, sizes[pr.target], float(pr.p), skip,
+                                    indptr[ip_offs[k]:ip_offs[k] + sizes[pr.source] + 1], indices, so)
+        syn_offs.append(so)
+        n_syns.append(n_syn)
+        so += n_syn
+    indices = indices[:so]  # a view: the unused room (~8 standard deviations) is not copied
+    # weights: one number for a projection with a fixed weight, else an array (weight dtype)
+    w_offs, w_total = [], 0
+    for (pr, _, _), n_syn in zip(plan, n_syns):
+        w_offs.append(w_total if callable(pr.weight) else -1)
+        w_total += n_syn if callable(pr.weight) else 0
+    weights = np.empty(w_total, dtype=weight_dtype)
+    for k, ((pr, d_steps, _), n_syn) in enumerate(zip(plan, n_syns)):
+        owner = f"Projection({pr.key!r})"
+        w_const = float("nan")
+        if callable(pr.weight):
+            w = np.asarray(pr.weight(rng, n_syn), dtype=np.float64)
+            if w.shape != (n_syn,):
+                raise ValueError(f"{owner}: weight returned shape {w.shape}; expected ({n_syn},) = the number of synapses")
+            if n_syn and not (np.all(np.isfinite(w)) and w.min() >= 0.0):
+                sign = "inhibitory" if inhibitory[pr.source] else "excitatory"
+                raise ValueError(
+                    f"{owner}.weight must be a number in [0, inf) (a magnitude: the sign comes from the "
+                    f"presynaptic population, {sign} here); got {w.min()!r}"
+                )
+            weights[w_offs[k]:w_offs[k] + n_syn] = w
+            del w
+        else:
+            w_const = float(np.asarray(float(pr.weight), dtype=weight_dtype))
         is_input = pr.source in pois_slices
         src_start = n + pois_slices[pr.source].start if is_input else slices[pr.source].start
         built.projections.append(dict(
-            name=pr.key, source=pr.source, target=pr.target, n_pre=n_pre, n_post=n_post,
+            name=pr.key, source=pr.source, target=pr.target, n_pre=sizes[pr.source], n_post=sizes[pr.target],
             src_start=src_start, tgt_start=slices[pr.target].start,
-            channel=1 if inhibitory[pr.source] else 0, delay=d_steps,
-            indptr=indptr, indices=post, w=w, pre=pre, is_input=is_input,
+            channel=1 if inhibitory[pr.source] else 0, delay=d_steps, is_input=is_input,
+            ip_off=ip_offs[k], syn_off=syn_offs[k], n_syn=n_syns[k], w_off=w_offs[k], w_const=w_const,
         ))
+    built.indptr, built.indices, built.weights = indptr, indices, weights
     return built

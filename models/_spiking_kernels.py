@@ -13,8 +13,9 @@ One step of length ``dt`` follows brian2's default schedule
                which is the inter-spike law of a per-step Bernoulli draw with p = rate dt).
 4. synapses:   each projection propagates the spikes its source emitted ``delay - 1`` steps
                ago (a ring of per-step spike lists): ``g[channel, post] += w`` for every
-               synapse of a spiking presynaptic neuron (CSR by presynaptic neuron); then the
-               plastic projections call their rule kernel.
+               synapse of a spiking presynaptic neuron (CSR by presynaptic neuron; a
+               projection with one fixed weight reads no weight array); then the plastic
+               projections call their rule kernel.
 5. resets:     ``V <- V_reset``, ``last_spike <- step``.
 
 A delay of one step is brian2's ``delay = 0``: the conductance jumps in the step of the
@@ -232,8 +233,8 @@ def run_chunk(n_steps, step0, dt, mode, seed,
               ring, ring_cnt,
               pr_src, pr_nsrc, pr_tgt, pr_ntgt, pr_chan, pr_delay, pr_ip_off, pr_syn_off,
               pr_kind, pr_pip_off, pr_psyn_off, pr_pre_off, pr_pre_rows, pr_post_off, pr_post_rows,
-              pr_P_off, pr_P_len,
-              indptr_all, indices_all, w_all, post_indptr_all, post_syn_all, post_pre_all,
+              pr_P_off, pr_P_len, pr_wmode, pr_wconst, pr_woff,
+              indptr_all, indices_all, w_static, w_run, post_indptr_all, post_off_all, post_pre_all,
               S_pre_all, S_post_all, P_all, pre_scratch, post_scratch,
               rec_idx, rec_v, rec_step, rec_neuron, n_rec0,
               win_steps, win_count, win_pos, max_count):
@@ -243,6 +244,12 @@ def run_chunk(n_steps, step0, dt, mode, seed,
     done), 1 (a population's spike count over the last ``win_steps`` steps exceeded
     ``max_count[pop]``: stopped after that step) or 2 (spike buffer nearly full: stopped
     before the step, nothing of it done).
+
+    Connectivity of projection ``j``: row pointer ``indptr_all[pr_ip_off[j]:]`` (relative to
+    ``pr_syn_off[j]``) and targets ``indices_all[pr_syn_off[j]:]``; its weights are the number
+    ``pr_wconst[j]`` (``pr_wmode[j] == 0``), ``w_static[pr_woff[j]:]`` (1: fixed, read only) or
+    ``w_run[pr_woff[j]:]`` (2: plastic, changed in place). A plastic projection's by-post index
+    starts at ``pr_psyn_off[j]`` in ``post_off_all`` and ``post_pre_all``.
     """
     np.random.seed(seed)
     N = v.shape[0]
@@ -300,6 +307,10 @@ def run_chunk(n_steps, step0, dt, mode, seed,
             so = pr_syn_off[j]
             n_pre_spk = 0
             tg = gch[tgt0:tgt0 + pr_ntgt[j]]
+            wmode = pr_wmode[j]
+            wconst = pr_wconst[j]
+            wo = pr_woff[j]
+            wsrc = w_run if wmode == 2 else w_static
             for s in range(ring_cnt[dslot]):
                 src = ring[dslot, s]
                 if src < src0 or src >= src1:
@@ -307,12 +318,16 @@ def run_chunk(n_steps, step0, dt, mode, seed,
                 pre = src - src0
                 pre_scratch[n_pre_spk] = pre
                 n_pre_spk += 1
-                a = so + indptr_all[ip + pre]
-                b = so + indptr_all[ip + pre + 1]
-                targets = indices_all[a:b]
-                weights = w_all[a:b]
-                for q in range(targets.shape[0]):  # unsigned index: no wraparound test
-                    tg[np.uintp(targets[q])] += weights[q]
+                r0 = indptr_all[ip + pre]
+                r1 = indptr_all[ip + pre + 1]
+                targets = indices_all[so + r0:so + r1]
+                if wmode == 0:
+                    for q in range(targets.shape[0]):  # unsigned index: no wraparound test
+                        tg[np.uintp(targets[q])] += wconst
+                else:
+                    weights = wsrc[wo + r0:wo + r1]
+                    for q in range(targets.shape[0]):
+                        tg[np.uintp(targets[q])] += weights[q]
             if pr_kind[j] != 0:
                 ntgt = pr_ntgt[j]
                 n_post_spk = 0
@@ -329,9 +344,9 @@ def run_chunk(n_steps, step0, dt, mode, seed,
                 S_post = S_post_all[pr_post_off[j]:pr_post_off[j] + pr_post_rows[j] * ntgt].reshape((pr_post_rows[j], ntgt))
                 spiking_rule_step(pr_kind[j], pre_scratch, n_pre_spk, post_scratch, n_post_spk,
                                   indptr_all[ip:ip + nsrc + 1], indices_all[so:so + nsyn],
-                                  post_indptr_all[pip:pip + ntgt + 1], post_syn_all[pso:pso + nsyn],
+                                  post_indptr_all[pip:pip + ntgt + 1], post_off_all[pso:pso + nsyn],
                                   post_pre_all[pso:pso + nsyn],
-                                  w_all[so:so + nsyn], S_pre, S_post,
+                                  w_run[wo:wo + nsyn], S_pre, S_post,
                                   P_all[pr_P_off[j]:pr_P_off[j] + pr_P_len[j]], dt)
         # resets
         for s in range(c):

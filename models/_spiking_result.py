@@ -1,11 +1,62 @@
 """What a spiking run returns: spikes, rates, weight snapshots, status, and spike statistics."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SpikingResult"]
+__all__ = ["SpikingResult", "WeightSnapshots", "SynapsePairs"]
+
+
+class _Derived(Mapping):
+    """A read-only mapping name -> array whose values are made from compact parts on first
+    access, then kept (and the parts let go). Membership and iteration make nothing."""
+
+    def __init__(self, parts: dict):
+        self._parts = dict(parts)
+        self._made: dict = {}
+
+    def _make(self, part):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getitem__(self, name):
+        if name not in self._made:
+            if name not in self._parts:
+                raise KeyError(name)
+            self._made[name] = self._make(self._parts[name])
+            self._parts[name] = None
+        return self._made[name]
+
+    def __iter__(self):
+        return iter(self._parts)
+
+    def __len__(self):
+        return len(self._parts)
+
+    def __contains__(self, name):
+        return name in self._parts
+
+    def __repr__(self):
+        return f"{type(self).__name__}({list(self._parts)})"
+
+
+class WeightSnapshots(_Derived):
+    """``name -> (K, n_syn)`` float64 weight snapshots, kept as K ``(n_syn,)`` arrays in the
+    network's weight dtype (the first and the last without copies) until read."""
+
+    def _make(self, part):
+        return np.array(part, dtype=np.float64)
+
+
+class SynapsePairs(_Derived):
+    """``name -> (pre, post)`` int64 of each synapse, made from the CSR ``(indptr, indices)``
+    views of the build when read."""
+
+    def _make(self, part):
+        from models._spiking_build import projection_pairs
+
+        return projection_pairs(*part)
 
 
 @dataclass
@@ -22,13 +73,15 @@ class SpikingResult:
         The neuron indices of each population.
     rates : dict name -> float
         Mean rate of each population (Hz) over the simulated time (up to ``diverged_at``).
-    weights : dict name -> (K, n_syn) array
+    weights : mapping name -> (K, n_syn) float64 array
         Snapshots of the synapse weights of each plastic projection (S or A), in the order of
-        ``synapses[name]``; taken at ``weight_times``.
+        ``synapses[name]``; taken at ``weight_times``. Held in the weight dtype and made
+        float64 when first read (numba backend).
     weight_times : (K,) float64
         Times of the snapshots (s): 0, every ``record_weights_every``, and the end.
-    synapses : dict name -> (pre, post)
-        Local presynaptic and postsynaptic index of each synapse of each plastic projection.
+    synapses : mapping name -> (pre, post)
+        Local presynaptic and postsynaptic index (int64) of each synapse of each plastic
+        projection, made from the network's compact connectivity when first read.
     diverged : bool
         Whether a population's rate exceeded ``max_rate`` (the run then stopped).
     diverged_at : float or None

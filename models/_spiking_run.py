@@ -12,7 +12,8 @@ import time
 import numpy as np
 
 from plasticity._validation import check_choice, check_number, positive
-from models._spiking_result import SpikingResult
+from models._spiking_build import projection_csr, projection_weights
+from models._spiking_result import SpikingResult, SynapsePairs, WeightSnapshots
 
 __all__ = ["prepare_run", "run_numba", "pack_plastic"]
 
@@ -68,50 +69,62 @@ def prepare_run(net, duration, plasticity, backend, record_weights_every, progre
 
 
 def pack_plastic(net, plastic: dict) -> dict:
-    """Concatenate every projection's CSR arrays; by-post index and traces for plastic ones."""
-    from plasticity.rules._spiking_base import post_index
+    """Per-projection tables for the kernel; plastic weights and by-post indexes.
+
+    The connectivity is the build's own (``indptr``, ``indices``, fixed ``w_static``: not
+    copied). Each plastic projection gets a copy of its initial weights in ``w_run`` and its
+    by-post index (``post_indptr``, ``post_off``, ``post_pre``), filled in place without
+    temporaries of the synapse count.
+    """
+    from plasticity.rules._spiking_base import fill_post_index
 
     b = net._built
     prs = b.projections
-    max_post = max([p["n_post"] for p in prs], default=1)
     max_pre = max([p["n_pre"] for p in prs], default=1)
-    idx_t = np.int16 if max_post < 2**15 else np.int32
+    idx_t = b.indices.dtype
     pre_t = np.int16 if max_pre < 2**15 else np.int32
     J = len(prs)
     out = {k: np.zeros(J, dtype=np.int64) for k in (
         "src", "nsrc", "tgt", "ntgt", "chan", "delay", "ip_off", "syn_off", "kind", "pip_off", "psyn_off",
-        "pre_off", "pre_rows", "post_off", "post_rows", "P_off", "P_len")}
-    indptr, indices, w, pip, psyn, ppre, S_pre, S_post, P = [], [], [], [], [], [], [], [], []
-    c = dict(ip=0, syn=0, pip=0, psyn=0, pre=0, post=0, P=0)
+        "pre_off", "pre_rows", "post_off", "post_rows", "P_off", "P_len", "wmode", "woff")}
+    out["wconst"] = np.zeros(J, dtype=np.float64)
+    plastic_prs = [pr for pr in prs if pr["name"] in plastic]
+    n_run = sum(pr["n_syn"] for pr in plastic_prs)
+    w_run = np.empty(n_run, dtype=net.weight_dtype)
+    post_indptr = np.zeros(sum(pr["n_post"] + 1 for pr in plastic_prs), dtype=np.int64)
+    post_off = np.empty(n_run, dtype=idx_t)
+    post_pre = np.empty(n_run, dtype=pre_t)
+    S_pre, S_post, P = [], [], []
+    c = dict(pip=0, run=0, pre=0, post=0, P=0)
     for j, pr in enumerate(prs):
-        n_syn = pr["indices"].size
         for key, val in (("src", pr["src_start"]), ("nsrc", pr["n_pre"]), ("tgt", pr["tgt_start"]),
                          ("ntgt", pr["n_post"]), ("chan", pr["channel"]), ("delay", pr["delay"]),
-                         ("ip_off", c["ip"]), ("syn_off", c["syn"])):
+                         ("ip_off", pr["ip_off"]), ("syn_off", pr["syn_off"])):
             out[key][j] = val
-        indptr.append(pr["indptr"])
-        indices.append(pr["indices"].astype(idx_t))
-        w.append(pr["w"].astype(net.weight_dtype))
-        c["ip"] += pr["n_pre"] + 1
-        c["syn"] += n_syn
         rule = plastic.get(pr["name"])
         if rule is None:
+            if pr["w_off"] < 0:
+                out["wconst"][j] = pr["w_const"]
+            else:
+                out["wmode"][j], out["woff"][j] = 1, pr["w_off"]
             continue
-        p_ip, p_syn, p_pre = post_index(pr["indptr"], pr["indices"], pr["n_post"])
-        sp, so = rule.init_sparse_state(pr["n_post"], pr["n_pre"])
+        n_syn, n_post = pr["n_syn"], pr["n_post"]
+        run = slice(c["run"], c["run"] + n_syn)
+        w_run[run] = projection_weights(b, pr)
+        fill_post_index(*projection_csr(b, pr), post_indptr[c["pip"]:c["pip"] + n_post + 1],
+                        post_off[run], post_pre[run])
+        sp, so = rule.init_sparse_state(n_post, pr["n_pre"])
         params = np.asarray(rule._params(), dtype=np.float64)
-        for key, val in (("kind", rule.kind), ("pip_off", c["pip"]), ("psyn_off", c["psyn"]),
+        for key, val in (("kind", rule.kind), ("pip_off", c["pip"]), ("psyn_off", c["run"]),
                          ("pre_off", c["pre"]), ("pre_rows", sp.shape[0]), ("post_off", c["post"]),
-                         ("post_rows", so.shape[0]), ("P_off", c["P"]), ("P_len", params.size)):
+                         ("post_rows", so.shape[0]), ("P_off", c["P"]), ("P_len", params.size),
+                         ("wmode", 2), ("woff", c["run"])):
             out[key][j] = val
-        pip.append(p_ip)
-        psyn.append(p_syn.astype(np.int32))
-        ppre.append(p_pre.astype(pre_t))
         S_pre.append(sp.ravel())
         S_post.append(so.ravel())
         P.append(params)
-        c["pip"] += pr["n_post"] + 1
-        c["psyn"] += n_syn
+        c["pip"] += n_post + 1
+        c["run"] += n_syn
         c["pre"] += sp.size
         c["post"] += so.size
         c["P"] += params.size
@@ -119,8 +132,8 @@ def pack_plastic(net, plastic: dict) -> dict:
     def cat(parts, dtype):
         return np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(1), dtype=dtype)
 
-    out.update(indptr=cat(indptr, np.int64), indices=cat(indices, idx_t), w=cat(w, net.weight_dtype),
-               post_indptr=cat(pip, np.int64), post_syn=cat(psyn, np.int32), post_pre=cat(ppre, pre_t),
+    out.update(indptr=b.indptr, indices=b.indices, w_static=b.weights, w_run=w_run,
+               post_indptr=post_indptr, post_syn_off=post_off, post_pre=post_pre,
                S_pre=cat(S_pre, np.float64), S_post=cat(S_post, np.float64), P=cat(P, np.float64))
     return out
 
@@ -173,9 +186,12 @@ def run_numba(net, spec: dict) -> SpikingResult:
     n_rec = 0
     run_rng = np.random.default_rng(net._run_seed)
     plastic_names = [p["name"] for p in b.projections if p["name"] in spec["plastic"]]
-    plastic_slices = {p["name"]: slice(int(pk["syn_off"][j]), int(pk["syn_off"][j]) + p["indices"].size)
+    plastic_slices = {p["name"]: slice(int(pk["woff"][j]), int(pk["woff"][j]) + p["n_syn"])
                       for j, p in enumerate(b.projections) if p["name"] in spec["plastic"]}
-    snaps = {name: [pk["w"][plastic_slices[name]].astype(np.float64)] for name in plastic_names}
+    by_name = {p["name"]: p for p in b.projections}
+    # snapshots in the weight dtype, made float64 when read (SpikingResult.weights): the first
+    # is the build's initial weights, the last the run's own array (neither copied)
+    snaps = {name: [projection_weights(b, by_name[name])] for name in plastic_names}
     snap_times = [0.0]
     V_chunks, chunk_len = [], max(1, int(round(_CHUNK / dt)))
     use_I_t = bool(b.I_funcs)
@@ -198,8 +214,9 @@ def run_numba(net, spec: dict) -> SpikingResult:
                         pois_p, pois_next, ring, ring_cnt,
                         pk["src"], pk["nsrc"], pk["tgt"], pk["ntgt"], pk["chan"], pk["delay"], pk["ip_off"],
                         pk["syn_off"], pk["kind"], pk["pip_off"], pk["psyn_off"], pk["pre_off"], pk["pre_rows"],
-                        pk["post_off"], pk["post_rows"], pk["P_off"], pk["P_len"],
-                        pk["indptr"], pk["indices"], pk["w"], pk["post_indptr"], pk["post_syn"], pk["post_pre"],
+                        pk["post_off"], pk["post_rows"], pk["P_off"], pk["P_len"], pk["wmode"], pk["wconst"], pk["woff"],
+                        pk["indptr"], pk["indices"], pk["w_static"], pk["w_run"], pk["post_indptr"],
+                        pk["post_syn_off"], pk["post_pre"],
                         pk["S_pre"], pk["S_post"], pk["P"], scratch_pre, scratch_post,
                         rec_idx, rec_v, rec_step, rec_neuron, n_rec,
                         win_steps, win_count, win_pos, max_count)
@@ -235,25 +252,24 @@ def run_numba(net, spec: dict) -> SpikingResult:
             break
         if rec_every is not None and step % rec_every == 0 and step < n_steps:
             for name in plastic_names:
-                snaps[name].append(pk["w"][plastic_slices[name]].astype(np.float64))
+                snaps[name].append(pk["w_run"][plastic_slices[name]].copy())
             snap_times.append(step * dt)
     if bar is not None:
         bar.close()
     for name in plastic_names:
-        snaps[name].append(pk["w"][plastic_slices[name]].astype(np.float64))
+        snaps[name].append(pk["w_run"][plastic_slices[name]])
     snap_times.append(step * dt)
     diverged = status == STATUS_DIVERGED
     T = step * dt
     counts = np.bincount(rec_neuron[:n_rec], minlength=N)
     rates = {name: float(counts[sl].sum() / ((sl.stop - sl.start) * T)) if T > 0 else 0.0
              for name, sl in b.slices.items()}
-    by_name = {p["name"]: p for p in b.projections}
     return SpikingResult(
         spike_times=rec_step[:n_rec] * dt, spike_indices=rec_neuron[:n_rec].copy(),
         populations=dict(b.slices), rates=rates,
-        weights={name: np.array(s) for name, s in snaps.items()}, weight_times=np.array(snap_times),
+        weights=WeightSnapshots(snaps), weight_times=np.array(snap_times),
         diverged=diverged, diverged_at=T if diverged else None, duration=T, dt=dt,
-        synapses={name: (by_name[name]["pre"].copy(), by_name[name]["indices"].copy()) for name in plastic_names},
+        synapses=SynapsePairs({name: projection_csr(b, by_name[name]) for name in plastic_names}),
         shapes={name: (by_name[name]["n_post"], by_name[name]["n_pre"]) for name in plastic_names},
         state_indices=rec_idx.copy(), state_times=np.arange(step) * dt,
         V=np.concatenate(V_chunks, axis=1) if V_chunks else np.zeros((rec_idx.size, 0)),

@@ -138,6 +138,7 @@ def run_brian2(net, spec: dict) -> SpikingResult:
 
 def _build(net, spec, b2, n_steps):
     from models._brian2_rules import init_rate_trace, plastic_synapses
+    from models._spiking_build import connectivity
 
     b = net._built
     eqs, method = _equations(net)
@@ -186,10 +187,12 @@ def _build(net, spec, b2, n_steps):
             S = b2.Synapses(src, tgt, model=f"w : {unit_name} (constant)", on_pre=f"{var}_post += w", name=name)
         else:
             S = plastic_synapses(b2, src, tgt, var, unit_name, rule, name)
-        S.connect(i=pr["pre"], j=pr["indices"])
+        pre, post, w = connectivity(b, pr)  # derived from the compact build, for this call only
+        S.connect(i=pre, j=post)
         if rule is not None:
             init_rate_trace(S, rule, net.dt, b2)
-        S.w = pr["w"].astype(net.weight_dtype).astype(np.float64) * gunit
+        S.w = w * gunit  # the stored weight-dtype values, as the numba kernel reads them
+        del pre, post, w
         if pr["delay"] > 1:
             S.delay = (pr["delay"] - 1) * net.dt * b2.second
         objects.append(S)
@@ -210,6 +213,8 @@ def _build(net, spec, b2, n_steps):
 
 
 def _collect(net, spec, mons, syn, b2) -> SpikingResult:
+    from models._spiking_build import connectivity
+
     b = net._built
     dt = net.dt
     sm = mons["spikes"]
@@ -235,7 +240,8 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
     by_name = {p["name"]: p for p in b.projections}
     for name in spec["plastic"]:
         pr = by_name[name]
-        snaps = [pr["w"].astype(net.weight_dtype).astype(np.float64)]
+        pre, post, w0 = connectivity(b, pr)
+        snaps = [w0]
         # brian2 keeps synapses in the order of the i, j lists: our CSR order
         if f"w_{name}" in mons:
             m = mons[f"w_{name}"]
@@ -243,7 +249,7 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
             snaps += [W[k] for k in range(1, len(snap_steps))]
         snaps.append(np.asarray(syn[name].w[:], dtype=np.float64))
         weights[name] = np.array(snaps)
-        synapses[name] = (pr["pre"].copy(), pr["indices"].copy())
+        synapses[name] = (pre, post)
         shapes[name] = (pr["n_post"], pr["n_pre"])
     V = np.zeros((spec["record_state"].size, 0))
     if "v" in mons:

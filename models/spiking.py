@@ -64,8 +64,10 @@ class SpikingNetwork:
         Integration of ``V``; ``"exact"`` needs current synapses. Default: ``"euler"`` for
         conductance synapses, ``"exact"`` for current synapses (as Brian's CUBA).
     weight_dtype : {"float32", "float64"}
-        Storage of synaptic weights: float32 keeps a plastic synapse at 12 bytes
-        (int16 target, float32 weight, int32 + int16 by-post index).
+        Storage of synaptic weights: float32 keeps a plastic synapse at 10 bytes while the
+        populations have fewer than 32768 neurons (int16 target, float32 weight, and the
+        by-post index: int16 presynaptic neuron + int16 place in its row). A projection with
+        a fixed weight (a number) stores that one number, not one per synapse.
     seed : int, numpy Generator or None
         Connectivity and initial state are drawn at construction; each run draws its
         Poisson spikes from a seed fixed at construction, so a run is repeatable.
@@ -103,7 +105,7 @@ class SpikingNetwork:
             if pop.t_ref > 0 and abs(round(pop.t_ref / self.dt) * self.dt - pop.t_ref) > 1e-6 * self.dt:
                 raise ValueError(f"LIFPopulation({pop.name!r}).t_ref must be a whole number of steps dt={self.dt:g}; got {pop.t_ref!r}")
         rng = as_rng(seed)
-        self._built = build(self.populations, self.inputs, self.projections, self.dt, rng)
+        self._built = build(self.populations, self.inputs, self.projections, self.dt, rng, self.weight_dtype)
         self._run_seed = int(rng.integers(2**31 - 1))
 
     # -- named networks ---------------------------------------------------------------
@@ -198,10 +200,16 @@ class SpikingNetwork:
         return self._built.n
 
     def connectivity(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(pre, post, w)`` of projection ``name``: local indices and initial weights."""
+        """``(pre, post, w)`` of projection ``name``: local indices (int64) and initial weights
+        (float64, the stored ``weight_dtype`` values), sorted by ``pre`` then ``post``.
+
+        Made on demand (24 bytes per synapse) from the network's compact storage.
+        """
+        from models._spiking_build import connectivity
+
         for pr in self._built.projections:
             if pr["name"] == name:
-                return pr["pre"].copy(), pr["indices"].copy(), pr["w"].copy()
+                return connectivity(self._built, pr)
         raise ValueError(f"SpikingNetwork.connectivity: name must be one of {[p['name'] for p in self._built.projections]}; got {name!r}")
 
     def run(self, duration: float, plasticity: dict | None = None, backend: str = "numba",

@@ -37,17 +37,21 @@ of ``n_post`` neurons with ``n_syn`` synapses is stored CSR by presynaptic neuro
   ``s = indptr[j] .. indptr[j+1]-1``;
 * ``indices`` int64 ``(n_syn,)``: ``indices[s]`` is the postsynaptic neuron of synapse ``s``;
 * ``w``       float64 ``(n_syn,)``: weight magnitude of synapse ``s`` (updated in place);
-* ``post_indptr`` int64 ``(n_post + 1,)``, ``post_syn`` int64 ``(n_syn,)`` and ``post_pre``
-  int64 ``(n_syn,)``: the synapses onto postsynaptic neuron ``i`` are
-  ``post_syn[q]`` for ``q = post_indptr[i] .. post_indptr[i+1]-1``, and ``post_pre[q]`` is the
-  presynaptic neuron of that synapse (needed to read its presynaptic trace on a post spike;
-  a binary search in ``indptr`` instead would cost ~log2(n_pre) per synapse per post spike).
-  Build all three with :func:`post_index`.
+* ``post_indptr`` int64 ``(n_post + 1,)``, ``post_off`` ``(n_syn,)`` and ``post_pre``
+  ``(n_syn,)``: the synapses onto postsynaptic neuron ``i`` are, for
+  ``q = post_indptr[i] .. post_indptr[i+1]-1``, ``s = indptr[post_pre[q]] + post_off[q]``:
+  ``post_pre[q]`` is the presynaptic neuron of that synapse (needed to read its presynaptic
+  trace on a post spike) and ``post_off[q]`` its place in that neuron's row. Entries of a
+  group are in increasing ``s``. Build all three with :func:`post_index` (int64) or
+  :func:`fill_post_index` (into arrays of any integer dtype).
 
-Integer arrays may also be int32 (or int16 when the population has fewer than 32768 neurons)
-and ``w`` float32: numba compiles one specialisation per dtype combination. With int16
-``indices``/``post_pre``, int32 ``post_syn`` and float32 ``w`` a plastic synapse costs
-2 + 4 + 4 + 2 = 12 bytes; with int32 everywhere, 16 bytes.
+Integer arrays may also be int32, or int16 when the populations have fewer than 32768 neurons
+(a row's place is below its length, at most ``n_post``), and ``w`` float32: numba compiles one
+specialisation per dtype combination. With int16 ``indices``/``post_pre``/``post_off`` and
+float32 ``w`` a plastic synapse costs 2 + 4 + 2 + 2 = 10 bytes; with int32 everywhere, 16
+bytes. (Storing the place in the row rather than the synapse id ``s``, which needs 32 bits
+beyond 32767 synapses, costs one read of ``indptr[post_pre[q]]`` per synapse, in increasing
+order of ``post_pre``.)
 
 Traces are packed into two float64 arrays, ``S_pre`` ``(k_pre, n_pre)`` and ``S_post``
 ``(k_post, n_post)``, whose rows are the rule's ``pre_fields`` and ``post_fields`` in order;
@@ -56,7 +60,7 @@ plastic projection, the numba function (callable from numba code or from Python)
 
     plasticity.rules._spiking_dispatch.spiking_rule_step(
         kind, pre_spikes, n_pre_spikes, post_spikes, n_post_spikes,
-        indptr, indices, post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)
+        indptr, indices, post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)
 
 where ``kind`` is ``rule.kind`` (int), ``pre_spikes``/``post_spikes`` are int64 arrays whose
 first ``n_pre_spikes``/``n_post_spikes`` entries are the (distinct) indices of the neurons that
@@ -87,7 +91,7 @@ from numba import njit
 from plasticity._validation import check_shape
 from plasticity.rules._base import Rule, _check_sizes, check_step
 
-__all__ = ["SpikingRule", "check_spikes", "post_index", "decay", "decay_reference", "clip", "TINY"]
+__all__ = ["SpikingRule", "check_spikes", "post_index", "fill_post_index", "decay", "decay_reference", "clip", "TINY"]
 
 
 def check_spikes(owner: str, name: str, a: np.ndarray) -> np.ndarray:
@@ -106,7 +110,7 @@ def check_spikes(owner: str, name: str, a: np.ndarray) -> np.ndarray:
 
 
 def post_index(indptr: np.ndarray, indices: np.ndarray, n_post: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(post_indptr, post_syn, post_pre)``: the synapses of a CSR-by-pre projection grouped by post neuron.
+    """``(post_indptr, post_off, post_pre)``: the synapses of a CSR-by-pre projection grouped by post neuron.
 
     Parameters
     ----------
@@ -120,21 +124,46 @@ def post_index(indptr: np.ndarray, indices: np.ndarray, n_post: int) -> tuple[np
     Returns
     -------
     post_indptr : (n_post + 1,) int64
-    post_syn : (n_syn,) int64
-        Synapse ids grouped by postsynaptic neuron (increasing within each group).
+    post_off : (n_syn,) int64
+        Place of each synapse in its presynaptic neuron's row: the synapse of entry ``q`` is
+        ``indptr[post_pre[q]] + post_off[q]`` (increasing within each group).
     post_pre : (n_syn,) int64
-        Presynaptic neuron of each entry of ``post_syn``.
+        Presynaptic neuron of each entry.
 
-    Cast the results to a narrower integer dtype if memory matters (see the module docstring).
+    For narrower integer dtypes (see the module docstring) use :func:`fill_post_index`.
     """
-    indptr = np.asarray(indptr, dtype=np.int64)
-    indices = np.asarray(indices, dtype=np.int64)
-    counts = np.bincount(indices, minlength=n_post)
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    n_syn = int(indptr[-1]) if indptr.size else 0
     post_indptr = np.zeros(n_post + 1, dtype=np.int64)
-    np.cumsum(counts, out=post_indptr[1:])
-    post_syn = np.argsort(indices, kind="stable").astype(np.int64)
-    pre_of_syn = np.repeat(np.arange(indptr.size - 1, dtype=np.int64), np.diff(indptr))
-    return post_indptr, post_syn, pre_of_syn[post_syn]
+    post_off = np.empty(n_syn, dtype=np.int64)
+    post_pre = np.empty(n_syn, dtype=np.int64)
+    fill_post_index(indptr, indices, post_indptr, post_off, post_pre)
+    return post_indptr, post_off, post_pre
+
+
+@njit(cache=True, nogil=True)
+def fill_post_index(indptr, indices, post_indptr, post_off, post_pre):
+    """Fill ``post_indptr`` ``(n_post + 1,)``, ``post_off`` and ``post_pre`` ``(n_syn,)`` (see
+    :func:`post_index`) in place, by a counting sort: no temporary beyond ``n_post`` counters."""
+    n_pre = indptr.shape[0] - 1
+    n_post = post_indptr.shape[0] - 1
+    n_syn = indptr[n_pre] if n_pre >= 0 else 0
+    for i in range(n_post + 1):
+        post_indptr[i] = 0
+    for s in range(n_syn):
+        post_indptr[np.intp(indices[s]) + 1] += 1
+    for i in range(n_post):
+        post_indptr[i + 1] += post_indptr[i]
+    fill = post_indptr[:n_post].copy()
+    for j in range(n_pre):
+        a = indptr[j]
+        for s in range(a, indptr[j + 1]):
+            i = np.intp(indices[s])
+            q = fill[i]
+            fill[i] = q + 1
+            post_pre[q] = j
+            post_off[q] = s - a
 
 
 def _check_bounds(owner: str, W: np.ndarray, fired_pre: np.ndarray, fired_post: np.ndarray,

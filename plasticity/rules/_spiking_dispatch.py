@@ -1,7 +1,7 @@
 """One numba entry point over every spiking rule's sparse kernel, for the spiking network.
 
 ``spiking_rule_step(kind, pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr,
-indices, post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)`` runs one step of the rule
+indices, post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)`` runs one step of the rule
 whose ``SpikingRule.kind`` is ``kind`` on one plastic projection; the arguments are described
 in :mod:`plasticity.rules._spiking_base`. Kind codes are fixed here (apart from the rate
 rules' codes 1-6 in :mod:`plasticity.rules._dispatch`):
@@ -34,16 +34,16 @@ STATIC, PAIR_STDP, TRIPLET_STDP, INHIBITORY_STDP, SPIKING_SCALING = 0, 10, 11, 1
 
 @njit(cache=True, nogil=True)
 def spiking_rule_step(kind, pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                      post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt):
+                      post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
     if kind == PAIR_STDP:
         pair_stdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                         post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)
+                         post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)
     elif kind == TRIPLET_STDP:
         triplet_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                       post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)
+                       post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)
     elif kind == INHIBITORY_STDP:
         istdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                     post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)
+                     post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)
     elif kind == SPIKING_SCALING:
         spiking_scaling_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                               post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt)
+                               post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt)

@@ -128,7 +128,7 @@ def istdp_dense(W, pre, post, S_pre, S_post, P, dt):
 
 @njit(cache=True, nogil=True)
 def istdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                 post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt):
+                 post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
     """Event-driven step on a CSR-by-pre projection (interface in :mod:`plasticity.rules._spiking_base`)."""
     eta, alpha, w_max = P[0], P[1], P[3]
     x_pre, x_post = S_pre[0], S_post[0]
@@ -138,13 +138,14 @@ def istdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, i
     for k in range(n_pre_spikes):
         j = pre_spikes[k]
         for s in range(indptr[j], indptr[j + 1]):
-            w[s] = clip(w[s] + eta * (x_post[indices[s]] - alpha), 0.0, w_max)
+            w[s] = clip(w[s] + eta * (x_post[np.uintp(indices[s])] - alpha), 0.0, w_max)
         x_pre[j] += 1.0
     for k in range(n_post_spikes):
         i = post_spikes[k]
         for q in range(post_indptr[i], post_indptr[i + 1]):
-            s = post_syn[q]
-            w[s] = clip(w[s] + eta * x_pre[post_pre[q]], 0.0, w_max)
+            j = np.uintp(post_pre[q])  # unsigned: no wraparound test
+            s = np.uintp(indptr[j] + post_off[q])
+            w[s] = clip(w[s] + eta * x_pre[j], 0.0, w_max)
         x_post[i] += 1.0
 
 

@@ -137,7 +137,7 @@ def spiking_scaling_dense(W, pre, post, S_pre, S_post, P, dt):
 
 @njit(cache=True, nogil=True)
 def spiking_scaling_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                           post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt):
+                           post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
     """Event-driven step on a CSR-by-pre projection (interface in :mod:`plasticity.rules._spiking_base`)."""
     _advance(S_post, P, dt)
     rate, pending = S_post[0], S_post[1]
@@ -145,7 +145,7 @@ def spiking_scaling_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes,
         if abs(pending[i]) >= P[3]:
             f = math.exp(pending[i])
             for q in range(post_indptr[i], post_indptr[i + 1]):
-                w[post_syn[q]] *= f
+                w[np.uintp(indptr[np.uintp(post_pre[q])] + post_off[q])] *= f
             pending[i] = 0.0
     for k in range(n_post_spikes):
         rate[post_spikes[k]] += 1.0 / P[2]

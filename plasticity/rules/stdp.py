@@ -176,7 +176,7 @@ def pair_stdp_dense(W, pre, post, S_pre, S_post, P, dt):
 
 @njit(cache=True, nogil=True)
 def pair_stdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                     post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt):
+                     post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
     """Event-driven step on a CSR-by-pre projection (interface in :mod:`plasticity.rules._spiking_base`)."""
     a_plus, a_minus, w_min, w_max = P[0], P[1], P[4], P[5]
     mult, nearest = P[6] != 0.0, P[7] != 0.0
@@ -186,13 +186,14 @@ def pair_stdp_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indpt
     for k in range(n_pre_spikes):
         j = pre_spikes[k]
         for s in range(indptr[j], indptr[j + 1]):
-            w[s] = _depress(w[s], a_minus * y[indices[s]], w_min, w_max, mult)
+            w[s] = _depress(w[s], a_minus * y[np.uintp(indices[s])], w_min, w_max, mult)
         _bump(x, j, nearest)
     for k in range(n_post_spikes):
         i = post_spikes[k]
         for q in range(post_indptr[i], post_indptr[i + 1]):
-            s = post_syn[q]
-            w[s] = _potentiate(w[s], a_plus * x[post_pre[q]], w_min, w_max, mult)
+            j = np.uintp(post_pre[q])  # unsigned: no wraparound test
+            s = np.uintp(indptr[j] + post_off[q])
+            w[s] = _potentiate(w[s], a_plus * x[j], w_min, w_max, mult)
         _bump(y, i, nearest)
 
 

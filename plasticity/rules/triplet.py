@@ -248,7 +248,7 @@ def triplet_dense(W, pre, post, S_pre, S_post, P, dt):
 
 @njit(cache=True, nogil=True)
 def triplet_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
-                   post_indptr, post_syn, post_pre, w, S_pre, S_post, P, dt):
+                   post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
     """Event-driven step on a CSR-by-pre projection (interface in :mod:`plasticity.rules._spiking_base`)."""
     a2p, a3p, a2m, a3m = P[0], P[1], P[2], P[3]
     w_min, w_max, nearest, target = P[8], P[9], P[10] != 0.0, P[11]
@@ -258,7 +258,7 @@ def triplet_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr,
         j = pre_spikes[k]
         r2j = r2[j]
         for s in range(indptr[j], indptr[j + 1]):
-            i = indices[s]
+            i = np.uintp(indices[s])
             w[s] = clip(w[s] - o1[i] * (_ltd(a2m, target, rate[i]) + a3m * r2j), w_min, w_max)
         _bump(r1, j, nearest)
         _bump(r2, j, nearest)
@@ -266,8 +266,9 @@ def triplet_sparse(pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr,
         i = post_spikes[k]
         gain = a2p + a3p * o2[i]
         for q in range(post_indptr[i], post_indptr[i + 1]):
-            s = post_syn[q]
-            w[s] = clip(w[s] + r1[post_pre[q]] * gain, w_min, w_max)
+            j = np.uintp(post_pre[q])  # unsigned: no wraparound test
+            s = np.uintp(indptr[j] + post_off[q])
+            w[s] = clip(w[s] + r1[j] * gain, w_min, w_max)
         _bump(o1, i, nearest)
         _bump(o2, i, nearest)
         if target > 0.0:

@@ -42,8 +42,8 @@ def sparse_projection(mask):
 
 
 def run_sparse(rule, W0, mask, pres, posts, dt, int_dtype=np.int64, w_dtype=np.float64):
-    indptr, indices, post_indptr, post_syn, post_pre = sparse_projection(mask)
-    ints = [a.astype(int_dtype) for a in (indptr, indices, post_indptr, post_syn, post_pre)]
+    indptr, indices, post_indptr, post_off, post_pre = sparse_projection(mask)
+    ints = [a.astype(int_dtype) for a in (indptr, indices, post_indptr, post_off, post_pre)]
     w = W0.T[mask.T].astype(w_dtype)  # synapse order = CSR by pre, post ascending
     S_pre, S_post = rule.init_sparse_state(*W0.shape)
     P = rule._params()
@@ -99,7 +99,7 @@ def test_sparse_kernel_matches_dense_reference(rule, density):
 
 @pytest.mark.parametrize("rule", CASES[:1] + CASES[2:3], ids=rule_id)
 def test_sparse_kernel_narrow_dtypes(rule):
-    # int32 indices and float32 weights (12-16 bytes per synapse) follow the float64 run.
+    # int32 indices and float32 weights (16 bytes per plastic synapse) follow the float64 run.
     rng = np.random.default_rng(12)
     mask = rng.random((10, 14)) < 0.4
     W0 = np.where(mask, rng.uniform(0.2, 0.8, mask.shape), 0.0)
@@ -114,11 +114,14 @@ def test_sparse_kernel_narrow_dtypes(rule):
 def test_post_index_lists_every_synapse_once():
     rng = np.random.default_rng(13)
     mask = rng.random((6, 8)) < 0.5
-    indptr, indices, post_indptr, post_syn, post_pre = sparse_projection(mask)
+    indptr, indices, post_indptr, post_off, post_pre = sparse_projection(mask)
     pre_of = np.repeat(np.arange(8), np.diff(indptr))
+    post_syn = indptr[post_pre] + post_off  # entry q is synapse indptr[post_pre[q]] + post_off[q]
+    assert np.all((post_off >= 0) & (post_off < np.diff(indptr)[post_pre]))
     assert sorted(post_syn) == list(range(indices.size))
     for i in range(6):
         syn = post_syn[post_indptr[i]:post_indptr[i + 1]]
+        assert np.all(np.diff(syn) > 0)  # increasing within a group
         assert np.all(indices[syn] == i)
         np.testing.assert_array_equal(post_pre[post_indptr[i]:post_indptr[i + 1]], pre_of[syn])
         np.testing.assert_array_equal(np.sort(pre_of[syn]), np.flatnonzero(mask[i]))
@@ -264,6 +267,7 @@ def _drive_pairs(kind, P, w, S_pre, S_post, p_pre, p_post, warmup, steps, dt, se
     n = w.size
     ids = np.arange(n)
     indptr = np.arange(n + 1)
+    zeros = np.zeros(n, np.int64)  # synapse k is the only one of pre k and of post k: place 0 in its row
     next_pre = np.empty(n, np.int64)
     next_post = np.empty(n, np.int64)
     for k in range(n):
@@ -286,7 +290,7 @@ def _drive_pairs(kind, P, w, S_pre, S_post, p_pre, p_post, warmup, steps, dt, se
                 post_sp[n_post] = k
                 n_post += 1
                 next_post[k] += np.random.geometric(p_post)
-        spiking_rule_step(kind, pre_sp, n_pre, post_sp, n_post, indptr, ids, indptr, ids, ids, w, S_pre, S_post, P, dt)
+        spiking_rule_step(kind, pre_sp, n_pre, post_sp, n_post, indptr, ids, indptr, zeros, ids, w, S_pre, S_post, P, dt)
     return w_warm
 
 
