@@ -7,7 +7,8 @@ left alone by plasticity (``p < 1`` stays sparse). ``proj[T, S]`` says what the 
 population ``S`` to ``T`` is: ``-1`` no projection (never read), ``0`` static (read once
 per step), ``q + 1`` plastic projection ``q`` (read and written once per step, in the same
 pass that computes the recurrent input of the next step, as in :mod:`models._rate_kernels`;
-rows of one population go in pairs, so that each load of ``pre``/``nxt`` serves two rows):
+in the parallel pass (large networks) rows of one population go in pairs, so that each load
+of ``pre``/``nxt`` serves two rows):
 
     W[i, j] <- clip(W[i, j] (1 + b_q[i]) + a_q[i] pre[j] + c_q[i], lo_q, hi_q)   (present j)
     (computed in W's dtype; the coefficients are float64 and cast once per step)
@@ -160,29 +161,38 @@ def _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb,
         _finish(i + 1, t1, nbad, h, flags)
         return
     for k in range(i, min(i + 2, n)):
-        T = row_pop[k]
-        it = k - start[T]
-        total, nbad = 0.0, 0
-        for S in range(start.shape[0]):
-            code = proj[T, S]
-            if code < 0:
-                continue
-            c0, c1 = start[S], stop[S]
-            if code == 0:
-                acc = _static_dot(W[k, c0:c1], nxt[c0:c1], z0)
-            else:
-                q = code - 1
-                acc, nb = _plastic_row(W[k, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], B[q, it], C[q, it],
-                                       lo[q], hi[q], wb[0], z0)
-                nbad += nb
-            total += sign[S] * acc
-        _finish(k, total, nbad, h, flags)
+        _row(k, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+
+
+@njit(inline="always")
+def _row(k, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    """Row ``k`` alone: every block of it, read (static) or updated and read (plastic)."""
+    z0 = lo[0] - lo[0]
+    T = row_pop[k]
+    it = k - start[T]
+    total, nbad = 0.0, 0
+    for S in range(start.shape[0]):
+        code = proj[T, S]
+        if code < 0:
+            continue
+        c0, c1 = start[S], stop[S]
+        if code == 0:
+            acc = _static_dot(W[k, c0:c1], nxt[c0:c1], z0)
+        else:
+            q = code - 1
+            acc, nb = _plastic_row(W[k, c0:c1], pre[c0:c1], nxt[c0:c1], A[q, it], B[q, it], C[q, it],
+                                   lo[q], hi[q], wb[0], z0)
+            nbad += nb
+        total += sign[S] * acc
+    _finish(k, total, nbad, h, flags)
 
 
 @njit(cache=True, nogil=True, fastmath=_FM)
 def pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
-    for p in range((W.shape[0] + 1) // 2):
-        _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    """Row by row: below ``PARALLEL_MIN_N`` W sits in cache and single rows are faster (measured:
+    pairs cost 1.25x at n = 1000 and save 1.2x at n = 4000, where the pass is memory-bound)."""
+    for k in range(W.shape[0]):
+        _row(k, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FM)

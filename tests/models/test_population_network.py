@@ -103,6 +103,27 @@ def test_kernel_matches_numpy_loop(dynamics, case):
         assert not np.allclose(ref_W, small_net(dynamics)._W)  # the rules did change W
 
 
+@pytest.mark.parametrize("case", list(PLASTICITY))
+def test_parallel_paired_pass_matches_numpy_loop(case, monkeypatch):
+    # large networks take the parallel pass, whose rows go in pairs within a population; force it
+    # on the small network (13 E rows: the last E row and the odd I row take the single-row path)
+    import models.population_network as pn
+    import numba
+
+    monkeypatch.setattr(pn, "PARALLEL_MIN_N", 0)
+    assert numba.get_num_threads() > 1 or pytest.skip("one numba thread: no parallel pass")
+    pops = [RatePopulation("E", 13, bias=1.0, max_rate=6.0), RatePopulation("I", 5, inhibitory=True, tau=0.5, bias=0.5)]
+    projs = [RateProjection("E", "E", p=0.3, w=0.08, w_max=0.5), RateProjection("E", "I", p=0.3, w=0.1),
+             RateProjection("I", "E", p=0.3, w=0.15), RateProjection("I", "I", w=0.05)]
+    net = RateNetwork.from_populations(pops, projs, seed=0)
+    rng = np.random.default_rng(1)
+    I, x0 = rng.uniform(0, 0.5, (60, net.n)), rng.uniform(0, 1, net.n)
+    ref_x, ref_W = reference_run(net, 60, PLASTICITY[case], I, x0)
+    res = net.run(60, plasticity=PLASTICITY[case], inputs=I, x0=x0, progress=False)
+    np.testing.assert_allclose(res.states, ref_x, rtol=1e-11, atol=1e-12)  # as the serial test
+    np.testing.assert_allclose(net._W, ref_W, rtol=1e-11, atol=1e-12)
+
+
 def test_structure_signs_and_sparsity():
     net = RateNetwork.ei(n_exc=200, n_inh=50, seed=3)
     assert net.populations == {"E": slice(0, 200), "I": slice(200, 250)}
