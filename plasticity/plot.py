@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PALETTE", "RULE_COLORS", "rule_color", "STYLE", "paper_style", "new_figure", "save_figure",
+__all__ = ["PALETTE", "RULE_COLORS", "rule_color", "series_color", "STYLE", "paper_style", "new_figure", "save_figure",
            "metric_over_time", "metric_vs_param", "eigenvalues_with_gershgorin", "raster"]
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
@@ -51,6 +51,13 @@ RULE_COLORS: dict[str, str] = {
 }
 # Fallback colours for names not in RULE_COLORS (Tol muted and dark, none of the above).
 _FALLBACK_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#DDCC77", "#CC6677", "#661100", "#6699CC")
+
+
+def series_color(label: Any, k: int) -> str:
+    """The colour of the ``k``-th series: its rule's fixed colour when ``label`` names a rule or
+    condition of :data:`RULE_COLORS`, else the ``k``-th colour of :data:`PALETTE`."""
+    key = "_".join(str(label).strip().lower().replace("-", " ").split())
+    return RULE_COLORS[key] if key in RULE_COLORS else PALETTE[k % len(PALETTE)]
 
 
 def rule_color(name: str) -> str:
@@ -140,7 +147,7 @@ def metric_over_time(ax, times, values_by_label: Mapping[str, Any] | None = None
     series = _series(times, values_by_label)
     any_diverged = False
     for k, (label, (t, v)) in enumerate(series.items()):
-        color = PALETTE[k % len(PALETTE)]
+        color = series_color(label, k)
         ax.plot(t[: len(v)], v, color=color, label=str(label))
         d = diverged_at.get(label) if isinstance(diverged_at, Mapping) else diverged_at
         if d is None or not math.isfinite(float(d)):
@@ -211,7 +218,7 @@ def metric_vs_param(ax, table, x: str, y: str, hue: str | None = None, err: str 
         [(h, (data[hue] == h).to_numpy()) for h in dict.fromkeys(data[hue])]
     any_diverged = False
     for k, (h, in_group) in enumerate(groups):
-        color = PALETTE[k % len(PALETTE)]
+        color = series_color(h, k)
         xs = np.array(sorted(set(data[x][in_group])), dtype=float)
         mean, half, marks = [], [], []
         for xv in xs:

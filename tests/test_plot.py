@@ -123,3 +123,21 @@ def test_import_plasticity_does_not_import_matplotlib():
     code = "import sys, plasticity; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_rule_keeps_its_colour_in_every_helper():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from plasticity.plot import PALETTE, metric_over_time, new_figure, rule_color, series_color
+
+    assert series_color("BCM", 5) == rule_color("bcm")  # a rule name: its own colour, whatever the position
+    assert series_color("g = 1.5", 2) == PALETTE[2]  # anything else: by position
+    fig, axes = new_figure(1, 2)
+    t = np.arange(5.0)
+    metric_over_time(axes[0], t, {"bcm": t, "hebbian": t})
+    metric_over_time(axes[1], t, {"hebbian": t, "none": t, "bcm": t})
+    for ax in axes:
+        for line in ax.get_lines():
+            if line.get_label() in ("bcm", "hebbian", "none"):
+                assert matplotlib.colors.to_hex(line.get_color()) == rule_color(line.get_label()).lower()
