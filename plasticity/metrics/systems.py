@@ -427,12 +427,18 @@ def _flow_jacobian(W: Any, x: Any, activation: str, tau: float, inputs: Any, for
 
 
 def _matmul(W: Any, V: Any) -> Any:
-    """``W @ V``; a wide float64 numpy product goes through scipy's BLAS, as the Lyapunov loop's factorisations do."""
-    if is_torch(W) or V.ndim == 1 or V.shape[1] == 1 or W.dtype != np.float64 or V.dtype != np.float64:
+    """``W @ V`` (V a vector or a matrix); float64 numpy products go through scipy's BLAS, as the
+    Lyapunov loop's factorisations do: alternating numpy's and scipy's OpenBLAS thread pools in
+    one loop lets one pool spin while the other works (measured: top-100 exponents at N = 1000,
+    25 ms per step with numpy's matrix-vector product, against ~10 ms with scipy's)."""
+    if is_torch(W) or W.dtype != np.float64 or V.dtype != np.float64 or W.ndim != 2:
         return W @ V
     from scipy.linalg import blas
 
-    if W.flags.c_contiguous and not W.flags.f_contiguous:  # C-ordered W is a Fortran-ordered W^T
+    c_order = W.flags.c_contiguous and not W.flags.f_contiguous  # C-ordered W is a Fortran-ordered W^T
+    if V.ndim == 1:
+        return blas.dgemv(1.0, W.T, V, trans=1) if c_order else blas.dgemv(1.0, W, V)
+    if c_order:
         return blas.dgemm(1.0, W.T, V, trans_a=1)
     return blas.dgemm(1.0, W, V)
 
@@ -445,7 +451,7 @@ class _LastInput:
 
     def __call__(self, x: Any) -> Any:
         if self.x is None or self.x.shape != x.shape or not bool((self.x == x).all()):  # O(n) against O(n^2)
-            self.u = self.W @ x + self.inputs
+            self.u = _matmul(self.W, x) + self.inputs
             self.x = x.clone() if is_torch(x) else np.array(x, copy=True)
         return self.u
 
