@@ -22,9 +22,9 @@ from models import _population_kernels as K
 from models._rate_result import RateResult
 from models._rate_support import InputSource, check_rule, numpy_activation
 from models.populations import ACTIVATION_NAMES, RatePopulation, RateProjection
-from models.rate import PARALLEL_MIN_N, RateNetwork, Snapshots, _REASONS, _num_threads
+from models.rate import PARALLEL_MIN_N, RateNetwork, Snapshots, _num_threads
 from plasticity._progress import progress_bar
-from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
+from plasticity._validation import Interval, as_rng, check_choice, check_number, positive
 
 __all__ = ["PopulationRateNetwork", "ei_network"]
 
@@ -242,15 +242,8 @@ class PopulationRateNetwork(RateNetwork):
         finally:
             kernel.unpack()
             self.x, self.t = x.copy(), t0 + k_done * dt_time
-        states = rec_x[:p]
-        weights, weight_times = snaps.result()
-        return RateResult(
-            times=t0 + dt_time * np.arange(0, p * record_every, record_every, dtype=np.float64),
-            rates=states if self.dynamics == "map" else rec_r[:p], states=states,
-            weights=weights, weight_times=weight_times,
-            diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
-            reason=_REASONS.get(int(code), ""), dynamics=self.dynamics, populations=dict(self.populations),
-        )
+        return self._result(rec_x, rec_r, p, record_every, snaps, int(code), k_bad, t0, dt_time,
+                            populations=dict(self.populations))
 
     def _check_plasticity(self, owner: str, plasticity: Any) -> dict[str, Any]:
         if plasticity is None:

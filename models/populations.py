@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from plasticity._validation import Interval, check_choice, check_number, nonnegative, positive, unit_interval
+from plasticity._validation import Interval, check_choice, check_number, positive
 
 __all__ = ["RatePopulation", "RateProjection", "ACTIVATION_NAMES"]
 

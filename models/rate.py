@@ -303,6 +303,11 @@ class RateNetwork:
         finally:  # also on an error in the inputs callable: the network stays consistent
             stepper.finish()
             self.x, self.t = stepper.x.copy(), t0 + k_done * dt_time
+        return self._result(rec_x, rec_r, p, record_every, snaps, int(code), k_bad, t0, dt_time)
+
+    def _result(self, rec_x: np.ndarray, rec_r: np.ndarray, p: int, record_every: int, snaps: "Snapshots",
+                code: int, k_bad: int, t0: float, dt_time: float, populations: dict | None = None) -> RateResult:
+        """The ``RateResult`` of a run that recorded ``p`` states and stopped with ``code``."""
         states = rec_x[:p]
         weights, weight_times = snaps.result()
         return RateResult(
@@ -310,7 +315,7 @@ class RateNetwork:
             rates=states if self.dynamics == "map" else rec_r[:p], states=states,
             weights=weights, weight_times=weight_times,
             diverged=bool(code), diverged_at=t0 + k_bad * dt_time if code else None,
-            reason=_REASONS.get(code, ""), dynamics=self.dynamics,
+            reason=_REASONS.get(code, ""), dynamics=self.dynamics, populations=populations,
         )
 
     def _initial_state(self, owner: str, x0: Any) -> np.ndarray:

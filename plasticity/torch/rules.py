@@ -36,7 +36,7 @@ import torch
 import plasticity.rules as _np
 from plasticity.rules import registry as _registry
 from plasticity.torch._base import _TWINS as _twins
-from plasticity.torch._base import RowAffineRule, TorchRule, _is_inf
+from plasticity.torch._base import RowAffineRule, TorchRule
 
 __all__ = [
     "Hebbian", "HebbianState", "Oja", "OjaState", "BCM", "BCMState", "SynapticScaling",
