@@ -48,10 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.names:
         names = args.names
     else:
-        sys.path.insert(0, str(DOCS.parent))
-        import studies
+        from plasticity.study_registry import find_studies
 
-        names = list(studies.discover())
+        names = list(find_studies())
     GALLERY.mkdir(parents=True, exist_ok=True)
     status = 0
     for name in names:

@@ -35,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     study = commands.add_parser("study", help="list or run the studies (a sweep, a table and figures each)",
-                                description="List or run the studies of the `studies` package. Each writes its "
-                                            "figures (PNG and PDF) and results table into --out.")
+                                description="List or run the registered studies (this project's and those other installed "
+                                            "packages register in the entry-point group `plasticity.studies`). "
+                                            "Each writes its figures (PNG and PDF) and results table into --out.")
     study.set_defaults(print_study_help=study.print_help)
     study_commands = study.add_subparsers(dest="study_command", metavar="SUBCOMMAND")
     study_commands.add_parser("list", help="each study with one line of what it shows",
@@ -88,23 +89,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _study(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    import studies
+    from plasticity.study_registry import ENTRY_POINT_GROUP, find_studies, load_study
 
-    known = studies.discover()
+    known = find_studies()
     if args.study_command == "list":
         if not known:
-            print(f"no studies found in {', '.join(studies.__path__)}")
+            print(f"no studies registered (entry-point group {ENTRY_POINT_GROUP!r}); is the package installed?")
             return 0
         width = max(map(len, known))
-        for name, line in known.items():
-            print(f"{name:<{width}}  {line}")
+        for name, entry in known.items():
+            print(f"{name:<{width}}  {entry.description}")
         return 0
     if args.study_command == "run":
         if args.name not in known:
             print(f"plasticity study run: unknown study {args.name!r}; known studies: {', '.join(known) or '(none)'}",
                   file=sys.stderr)
             return 2
-        table = studies.load(args.name).main(list(args.args))
+        table = load_study(args.name).main(list(args.args))
         failed = getattr(table, "get", lambda *_: None)("error")
         if failed is not None and failed.notna().any():
             return 1

@@ -1,7 +1,7 @@
 """Fixtures and helpers shared by the test suite.
 
-* ``tiny``: the test module's ``TINY`` source installed as the study ``studies.tiny`` (for the
-  study harness and CLI tests).
+* ``tiny``: the test module's ``TINY`` source registered as the study ``tiny`` (for the study
+  harness and CLI tests).
 * ``_spiking_cases``: ``tests/rules/_spiking_cases.py`` (configured spiking-rule instances) loaded
   by path and registered under that module name, so that test modules can
   ``from _spiking_cases import SPIKING_RULES`` under any pytest import mode (``importlib`` mode
@@ -34,17 +34,21 @@ _register_by_path("_spiking_cases", HERE / "rules" / "_spiking_cases.py")
 
 @pytest.fixture()
 def tiny(request, tmp_path, monkeypatch):
-    """The requesting test module's ``TINY`` (the source of a study module) as ``studies.tiny``.
+    """The requesting test module's ``TINY`` (the source of a study module) registered as the study ``tiny``.
 
-    Written to a temporary directory appended to ``studies.__path__`` (so ``plasticity study
-    list/run`` and :func:`studies.load` find it); yields the imported module, and forgets it after.
+    Written as the module ``tiny_study`` in a temporary directory put on ``sys.path``, and added to
+    the entry points that :mod:`plasticity.study_registry` reads (as an installed package's
+    ``plasticity.studies`` entry point would be), so ``plasticity study list/run`` find it; yields
+    the imported module, and forgets it after.
     """
-    import studies
+    from plasticity import study_registry
 
     extra = tmp_path / "extra_studies"
     extra.mkdir()
-    (extra / "tiny.py").write_text(request.module.TINY)
-    monkeypatch.setattr(studies, "__path__", [*studies.__path__, str(extra)])
-    sys.modules.pop("studies.tiny", None)
-    yield studies.load("tiny")
-    sys.modules.pop("studies.tiny", None)
+    (extra / "tiny_study.py").write_text(request.module.TINY)
+    monkeypatch.syspath_prepend(str(extra))
+    installed = study_registry._entry_points
+    monkeypatch.setattr(study_registry, "_entry_points", lambda: [*installed(), ("tiny", "tiny_study")])
+    sys.modules.pop("tiny_study", None)
+    yield study_registry.load_study("tiny")
+    sys.modules.pop("tiny_study", None)

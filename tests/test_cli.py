@@ -13,7 +13,7 @@ import pytest
 from plasticity import cli
 
 REPO = Path(__file__).resolve().parents[1]
-# the source of the study module that the ``tiny`` fixture (tests/conftest.py) installs as studies.tiny
+# the source of the study module that the ``tiny`` fixture (tests/conftest.py) registers as the study tiny
 TINY = '"""Tiny: one point, for the CLI tests."""\n' + '''
 def point(x, seed):
     return {"y": 2 * x}
@@ -53,17 +53,34 @@ def test_no_command_prints_help_and_fails():
     assert done.returncode == 2 and "usage: plasticity study" in done.stderr and "list" in done.stderr
 
 
-def test_study_list_shows_each_study_with_its_first_docstring_line():
-    import studies
+def registered_in_pyproject() -> dict[str, str]:
+    import tomllib
 
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return project["entry-points"]["plasticity.studies"]
+
+
+def test_every_study_module_is_registered_as_an_entry_point():
+    modules = {path.stem for path in (REPO / "studies").glob("[!_]*.py")}
+    registered = registered_in_pyproject()
+    assert set(registered) == modules, "each studies/<name>.py needs a line in pyproject's plasticity.studies group"
+    assert all(registered[name] == f"studies.{name}" for name in modules)
+    from plasticity.study_registry import find_studies
+
+    installed = find_studies()
+    missing = modules - set(installed)
+    assert not missing, f"registered in pyproject.toml but not installed (reinstall: pip install -e .): {missing}"
+
+
+def test_study_list_shows_each_study_with_its_first_docstring_line():
     done = plasticity_cmd("study", "list")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     expected = {}
-    for path in sorted((REPO / "studies").glob("[!_]*.py")):  # read independently of studies.discover
+    for path in sorted((REPO / "studies").glob("[!_]*.py")):  # read independently of the registry
         doc = ast.get_docstring(ast.parse(path.read_text())) or "(no description)"
         expected[path.stem] = doc.strip().splitlines()[0]
-    assert len(lines) == len(expected) == len(studies.STUDIES)
+    assert len(lines) == len(expected) == len(registered_in_pyproject())
     for line in lines:
         name, one_liner = re.fullmatch(r"(\S+) +(\S.*)", line).groups()
         assert expected[name] == one_liner
@@ -71,12 +88,10 @@ def test_study_list_shows_each_study_with_its_first_docstring_line():
 
 
 def test_unknown_study_exits_2_and_lists_known_ones():
-    import studies
-
     done = plasticity_cmd("study", "run", "no_such_study", "--quick")
     assert done.returncode == 2
     assert "unknown study 'no_such_study'" in done.stderr
-    for name in studies.STUDIES:
+    for name in registered_in_pyproject():
         assert name in done.stderr
 
 

@@ -76,10 +76,10 @@ def test_every_export_is_in_the_api_reference(built_docs: Path) -> None:
 
 
 def test_gallery_has_every_study(built_docs: Path) -> None:
-    import studies
+    from plasticity.study_registry import find_studies
 
     gallery = (DOCS / "gallery" / "index.md").read_text(encoding="utf-8")
-    for name in studies.discover():
+    for name in find_studies():
         assert f"plasticity study run {name} --quick" in gallery, f"study {name} has no gallery entry"
     for image in re.findall(r"_static/gallery/(\S+\.png)", gallery):
         assert (DOCS / "_static" / "gallery" / image).is_file(), image
