@@ -98,7 +98,7 @@ def main() -> None:
                   f"{m['rate_I']:6.1f} {m['cv_E']:5.2f}")
         sa = med["brian2 cpp_standalone"]
         loop_target = 1 / 4 if plastic else 1 / 3
-        print(f"ratios against brian2 cpp_standalone (same run):")
+        print("ratios against brian2 cpp_standalone (same run):")
         print(f"  loop, numba warm / standalone       = {med['numba warm']['loop'] / sa['loop']:.3f}  (target <= {loop_target:.3f})")
         print(f"  end to end, numba warm / standalone = {med['numba warm']['total'] / sa['total']:.3f}  (target <= 0.167)")
         print(f"  end to end, numba first / standalone= {med['numba first run']['total'] / sa['total']:.3f}  (target <= 0.5)")

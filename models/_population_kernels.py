@@ -28,10 +28,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from plasticity.activations import LINEAR, POWER, RELU, SIGMOID, TANH, jit_scalar_value  # noqa: F401
+from plasticity.activations import RECTIFIED_TANH as RECT_TANH  # noqa: F401
 from plasticity.rules._dispatch import rule_coefficients
 
 ABSENT = -1.0
-TANH, RELU, SIGMOID, LINEAR, RECT_TANH, POWER = 0, 1, 2, 3, 4, 5
+_phi = jit_scalar_value()  # phi(code, u, k, e) of the activation table, compiled by numba
 MAP, EULER = 0, 1
 OK, NONFINITE_X, X_BOUND, W_BOUND, NONFINITE_W = 0, 1, 2, 3, 4
 _FM = {"reassoc", "contract", "nsz", "arcp"}
@@ -39,19 +41,8 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 @njit(cache=True, nogil=True)
 def activation(code, u, k, e, cap):
-    """``min(f(u), cap)`` for activation ``code`` (see :mod:`models.populations`)."""
-    if code == TANH:
-        v = math.tanh(u)
-    elif code == RELU:
-        v = u if u > 0.0 else 0.0
-    elif code == SIGMOID:
-        v = 1.0 / (1.0 + math.exp(-u)) if u >= 0.0 else math.exp(u) / (1.0 + math.exp(u))
-    elif code == RECT_TANH:
-        v = math.tanh(u) if u > 0.0 else 0.0
-    elif code == POWER:
-        v = k * u ** e if u > 0.0 else 0.0
-    else:
-        v = u
+    """``min(phi(u), cap)`` for activation ``code`` of :mod:`plasticity.activations`."""
+    v = _phi(code, u, k, e)
     return v if v < cap else cap
 
 

@@ -41,10 +41,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from plasticity.activations import ACTIVATIONS as _TABLE
+from plasticity.activations import LINEAR, NETWORK_ACTIVATIONS, RELU, SIGMOID, TANH, jit_scalar_value  # noqa: F401
 from plasticity.rules._dispatch import rule_coefficients
 
-TANH, RELU, SIGMOID, LINEAR = 0, 1, 2, 3
-ACTIVATIONS = {"tanh": TANH, "relu": RELU, "sigmoid": SIGMOID, "linear": LINEAR}
+#: Activation name -> kernel code, for the names a single-matrix network takes (plasticity.activations).
+ACTIVATIONS = {name: _TABLE[name].code for name in NETWORK_ACTIVATIONS}
+_phi1 = jit_scalar_value()  # phi(code, u, k, e) of the activation table, compiled by numba
 MAP, EULER, RK4 = 0, 1, 2
 # divergence codes returned by run_chunk (the caller turns them into RateResult.reason)
 OK, NONFINITE_X, X_BOUND, W_BOUND, NONFINITE_W = 0, 1, 2, 3, 4
@@ -54,25 +57,11 @@ _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 
 @njit(cache=True, nogil=True)
-def _phi1(act, u):
-    if act == TANH:
-        return math.tanh(u)
-    if act == RELU:
-        return u if u > 0.0 else 0.0
-    if act == SIGMOID:  # the two branches avoid overflow of exp
-        if u >= 0.0:
-            return 1.0 / (1.0 + math.exp(-u))
-        e = math.exp(u)
-        return e / (1.0 + e)
-    return u
-
-
-@njit(cache=True, nogil=True)
 def phi_into(act, u, gain, thr, ip, out):
     """``out = phi(gain * u - thr)`` if ``ip`` else ``phi(u)`` (float64 vectors)."""
     for i in range(u.shape[0]):
         v = gain[i] * u[i] - thr[i] if ip else u[i]
-        out[i] = _phi1(act, v)
+        out[i] = _phi1(act, v, 1.0, 1.0)
 
 
 @njit(inline="always", fastmath=_FM)

@@ -13,22 +13,9 @@ from typing import Any
 import numpy as np
 
 from plasticity._validation import check_finite_array
+from plasticity.activations import ACTIVATIONS
 
 _MAP, _EULER, _RK4 = 0, 1, 2
-
-
-def numpy_activation(name: str):
-    """``(phi, dphi)`` of an activation name, as numpy functions."""
-    if name == "tanh":
-        return np.tanh, lambda u: 1.0 - np.tanh(u) ** 2
-    if name == "relu":
-        return (lambda u: np.maximum(u, 0.0)), (lambda u: (u > 0).astype(np.float64))
-    if name == "sigmoid":
-        def sig(u):
-            return 0.5 * (1.0 + np.tanh(0.5 * u))  # = 1/(1+exp(-u)) without overflow
-
-        return sig, lambda u: sig(u) * (1.0 - sig(u))
-    return (lambda u: np.asarray(u, dtype=np.float64).copy()), (lambda u: np.ones_like(u, dtype=np.float64))
 
 
 def check_rule(owner: str, rule: Any, name: str = "rule") -> bool:
@@ -142,7 +129,7 @@ def _check(x: np.ndarray, bound: float) -> int:
 def python_chunk(net, rule, state, mode, I, x, bound, wbound, k0, nsteps, rec_every, rec_x, rec_r, p):
     """``nsteps`` steps in numpy with ``rule.update``; same contract as ``run_chunk``."""
     W, dt, tau = net.W, net.dt, net.tau
-    phi, _ = numpy_activation(net.activation)
+    phi = ACTIVATIONS[net.activation].value
 
     def field(z, Ik):  # the flow's right-hand side with W frozen
         return (-z + W @ phi(z).astype(W.dtype) + Ik) / tau

@@ -30,61 +30,22 @@ Membrane equation (SI units; ``R = 1 / g_L``):
 The kernel returns at a step boundary when the spike buffer might overflow, when a
 population's rate over the divergence window exceeds its bound, or when the chunk is done.
 
-numba's on-disk cache checks only the stamp of the file that defines a function, not of the
-functions it calls, so an edited rule kernel would be served stale from this module's cache;
-:func:`_track_rule_sources` makes this module's cache stamp cover the rule modules too.
+The kernel's arguments are grouped in the NamedTuples of :mod:`models._spiking_pack`. Caching
+(``cache=True``, cross-module invalidation): :mod:`plasticity._numba_cache`.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from plasticity import _numba_cache  # noqa: F401  (numba's cache folder is chosen before any @njit)
 from numba import njit
 
+from plasticity.rules._spiking_dispatch import spiking_rule_step
+from models._spiking_pack import MODE_COBA_EULER, MODE_CUBA_EULER, MODE_CUBA_EXACT
 
-def _track_rule_sources() -> None:
-    """Make numba's cache for this file stale whenever a spiking-rule source file changes."""
-    try:
-        from numba.core import caching
-    except ImportError:  # pragma: no cover - numba internals moved: plain caching
-        return
-    import plasticity.rules
+__all__ = ["run_chunk", "MODE_COBA_EULER", "MODE_CUBA_EULER", "MODE_CUBA_EXACT",
+           "STATUS_DONE", "STATUS_DIVERGED", "STATUS_FULL"]
 
-    here = os.path.abspath(__file__)
-    rules_dir = os.path.dirname(os.path.abspath(plasticity.rules.__file__))
-    deps = [here] + [os.path.join(rules_dir, f) for f in sorted(os.listdir(rules_dir)) if f.endswith(".py")]
-
-    def stamp(self):
-        return tuple((os.path.basename(p), os.stat(p).st_mtime, os.stat(p).st_size) for p in deps if os.path.exists(p))
-
-    def only_here(base):
-        class Locator(base):
-            get_source_stamp = stamp
-
-            @classmethod
-            def from_function(cls, py_func, py_file):
-                if os.path.abspath(py_file) != here:
-                    return None
-                return super().from_function(py_func, py_file)
-
-        Locator.__name__ = f"Spiking{base.__name__}"
-        return Locator
-
-    impl = getattr(caching, "_CacheImpl", None) or getattr(caching, "CacheImpl", None)
-    if impl is None or not hasattr(impl, "_locator_classes"):  # pragma: no cover
-        return
-    if not any(c.__name__.startswith("Spiking") for c in impl._locator_classes):
-        impl._locator_classes = [only_here(caching.UserProvidedCacheLocator),
-                                 only_here(caching.InTreeCacheLocator)] + list(impl._locator_classes)
-
-
-_track_rule_sources()
-
-from plasticity.rules._spiking_dispatch import spiking_rule_step  # noqa: E402
-
-__all__ = ["run_chunk", "MODE_COBA_EULER", "MODE_CUBA_EULER", "MODE_CUBA_EXACT"]
-
-MODE_COBA_EULER, MODE_CUBA_EULER, MODE_CUBA_EXACT = 0, 1, 2
 STATUS_DONE, STATUS_DIVERGED, STATUS_FULL = 0, 1, 2
 
 
@@ -100,7 +61,7 @@ STATUS_DONE, STATUS_DIVERGED, STATUS_FULL = 0, 1, 2
 @njit(cache=True, nogil=True)
 def _coba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
     vv, ll, ff = v[i0:i1], last[i0:i1], flag[i0:i1]
-    ge, gi, II = g[0, i0:i1], g[1, i0:i1], I[i0:i1]
+    ge, gi = g[0, i0:i1], g[1, i0:i1]
     for i in range(vv.shape[0]):
         vi = vv[i]
         vn = vi + c0 * (EL - vi + R * (ge[i] * (E_e - vi) + gi[i] * (E_i - vi)))
@@ -130,7 +91,7 @@ def _coba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, 
 @njit(cache=True, nogil=True)
 def _cuba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
     vv, ll, ff = v[i0:i1], last[i0:i1], flag[i0:i1]
-    ge, gi, II = g[0, i0:i1], g[1, i0:i1], I[i0:i1]
+    ge, gi = g[0, i0:i1], g[1, i0:i1]
     for i in range(vv.shape[0]):
         vi = vv[i]
         vn = vi + c0 * (EL - vi + R * (ge[i] - gi[i]))
@@ -160,7 +121,7 @@ def _cuba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, 
 @njit(cache=True, nogil=True)
 def _exact(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
     vv, ll, ff = v[i0:i1], last[i0:i1], flag[i0:i1]
-    ge, gi, II = g[0, i0:i1], g[1, i0:i1], I[i0:i1]
+    ge, gi = g[0, i0:i1], g[1, i0:i1]
     for i in range(vv.shape[0]):
         vi = vv[i]
         vn = EL + (vi - EL) * c0 + R * (c1 * ge[i] - c2 * gi[i])
@@ -191,12 +152,12 @@ def _exact_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i,
 @njit(cache=True, nogil=True)
 def _groups(mode, step, v, g, last, I, has_I, i0, i1, R, EL, vth, ref, c0, c1, c2,
             E_e, E_i, dec_e, dec_i, flag):
-    if mode == 0:
+    if mode == MODE_COBA_EULER:
         if has_I:
             _coba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
         else:
             _coba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
-    elif mode == 1:
+    elif mode == MODE_CUBA_EULER:
         if has_I:
             _cuba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
         else:
@@ -225,37 +186,31 @@ def _collect(flag, flag64, out):
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(n_steps, step0, dt, mode, seed,
-              v, g, last, I_ext, I_t, use_I_t,
-              pop_start, pop_stop, pop_hasI, pop_R, pop_EL, pop_Vth, pop_Vreset, pop_ref,
-              pop_c0, pop_c1, pop_c2, E_e, E_i, dec_e, dec_i,
-              pois_p, pois_next,
-              ring, ring_cnt,
-              pr_src, pr_nsrc, pr_tgt, pr_ntgt, pr_chan, pr_delay, pr_ip_off, pr_syn_off,
-              pr_kind, pr_pip_off, pr_psyn_off, pr_pre_off, pr_pre_rows, pr_post_off, pr_post_rows,
-              pr_P_off, pr_P_len, pr_wmode, pr_wconst, pr_woff,
-              indptr_all, indices_all, w_static, w_run, post_indptr_all, post_off_all, post_pre_all,
-              S_pre_all, S_post_all, P_all, pre_scratch, post_scratch,
-              rec_idx, rec_v, rec_step, rec_neuron, n_rec0,
-              win_steps, win_count, win_pos, max_count):
+def run_chunk(n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
+
+    ``prm`` Params, ``pops`` Pops, ``drive`` Drive, ``st`` State (changed in place), ``tab``
+    ProjTable, ``syn`` Synapses (plastic weights and rule state changed in place), ``rec``
+    Record (filled from ``n_rec0`` spikes on): see :mod:`models._spiking_pack`; ``seed``
+    seeds numba's generator for this chunk's Poisson draws.
 
     Returns ``(steps_done, n_recorded, status, diverged_pop)``; ``status`` is 0 (chunk
     done), 1 (a population's spike count over the last ``win_steps`` steps exceeded
-    ``max_count[pop]``: stopped after that step) or 2 (spike buffer nearly full: stopped
+    ``pops.max_count[pop]``: stopped after that step) or 2 (spike buffer nearly full: stopped
     before the step, nothing of it done).
-
-    Connectivity of projection ``j``: row pointer ``indptr_all[pr_ip_off[j]:]`` (relative to
-    ``pr_syn_off[j]``) and targets ``indices_all[pr_syn_off[j]:]``; its weights are the number
-    ``pr_wconst[j]`` (``pr_wmode[j] == 0``), ``w_static[pr_woff[j]:]`` (1: fixed, read only) or
-    ``w_run[pr_woff[j]:]`` (2: plastic, changed in place). A plastic projection's by-post index
-    starts at ``pr_psyn_off[j]`` in ``post_off_all`` and ``post_pre_all``.
     """
     np.random.seed(seed)
+    v, g, last, ring, ring_cnt = st.v, st.g, st.last, st.ring, st.ring_cnt
+    pois_p, pois_next = drive.pois_p, st.pois_next
+    pre_scratch, post_scratch = st.pre_scratch, st.post_scratch
+    pop_stop = pops.stop
+    w_run, w_static = syn.w_run, syn.w_static
+    indptr_all, indices_all = syn.indptr, syn.indices
     N = v.shape[0]
     n_pois = pois_p.shape[0]
     n_ring = ring.shape[0]
-    n_pops = pop_start.shape[0]
+    n_pops = pops.start.shape[0]
+    rec_step, rec_neuron = rec.step, rec.neuron
     cap = rec_step.shape[0]
     n_rec = n_rec0
     # flags padded to whole 64-bit words (the padding stays False)
@@ -270,22 +225,22 @@ def run_chunk(n_steps, step0, dt, mode, seed,
         if n_rec + N > cap:
             return k, n_rec, STATUS_FULL, -1
         # start: monitors
-        for r in range(rec_idx.shape[0]):
-            rec_v[r, k] = v[rec_idx[r]]
+        for r in range(rec.idx.shape[0]):
+            rec.V[r, k] = v[rec.idx[r]]
         # groups and thresholds; this step's spikes go to ring slot step % n_ring, by index
         slot = step % n_ring
         out = ring[slot]
-        I_row = I_t[k] if use_I_t else I_ext
+        I_row = drive.I_t[k] if prm.use_I_t else drive.I_ext
         for p in range(n_pops):
-            _groups(mode, step, v, g, last, I_row, pop_hasI[p], pop_start[p], pop_stop[p],
-                    pop_R[p], pop_EL[p], pop_Vth[p], pop_ref[p], pop_c0[p], pop_c1[p], pop_c2[p],
-                    E_e, E_i, dec_e, dec_i, flag)
+            _groups(prm.mode, step, v, g, last, I_row, pops.has_I[p], pops.start[p], pop_stop[p],
+                    pops.R[p], pops.E_L[p], pops.V_th[p], pops.ref[p], pops.c0[p], pops.c1[p], pops.c2[p],
+                    prm.E_e, prm.E_i, prm.dec_e, prm.dec_i, flag)
         c = _collect(flag, flag64, out)
         p = 0
         for s in range(c):
             while out[s] >= pop_stop[p]:
                 p += 1
-            win_count[p] += 1
+            st.win_count[p] += 1
         for s in range(c):
             rec_step[n_rec + s] = step
             rec_neuron[n_rec + s] = out[s]
@@ -297,19 +252,19 @@ def run_chunk(n_steps, step0, dt, mode, seed,
                 pois_next[q] += np.random.geometric(pois_p[q])
         ring_cnt[slot] = c
         # synapses: propagate, then plasticity
-        for j in range(pr_src.shape[0]):
-            src0 = pr_src[j]
-            src1 = src0 + pr_nsrc[j]
-            tgt0 = pr_tgt[j]
-            gch = g[pr_chan[j]]
-            dslot = (step - pr_delay[j] + 1) % n_ring
-            ip = pr_ip_off[j]
-            so = pr_syn_off[j]
+        for j in range(tab.src.shape[0]):
+            src0 = tab.src[j]
+            src1 = src0 + tab.nsrc[j]
+            tgt0 = tab.tgt[j]
+            gch = g[tab.chan[j]]
+            dslot = (step - tab.delay[j] + 1) % n_ring
+            ip = tab.ip_off[j]
+            so = tab.syn_off[j]
             n_pre_spk = 0
-            tg = gch[tgt0:tgt0 + pr_ntgt[j]]
-            wmode = pr_wmode[j]
-            wconst = pr_wconst[j]
-            wo = pr_woff[j]
+            tg = gch[tgt0:tgt0 + tab.ntgt[j]]
+            wmode = tab.wmode[j]
+            wconst = tab.wconst[j]
+            wo = tab.woff[j]
             wsrc = w_run if wmode == 2 else w_static
             for s in range(ring_cnt[dslot]):
                 src = ring[dslot, s]
@@ -328,26 +283,28 @@ def run_chunk(n_steps, step0, dt, mode, seed,
                     weights = wsrc[wo + r0:wo + r1]
                     for q in range(targets.shape[0]):
                         tg[np.uintp(targets[q])] += weights[q]
-            if pr_kind[j] != 0:
-                ntgt = pr_ntgt[j]
+            if tab.kind[j] != 0:
+                ntgt = tab.ntgt[j]
                 n_post_spk = 0
                 for s in range(c):
                     src = ring[slot, s]
                     if src >= tgt0 and src < tgt0 + ntgt:
                         post_scratch[n_post_spk] = src - tgt0
                         n_post_spk += 1
-                nsrc = pr_nsrc[j]
+                nsrc = tab.nsrc[j]
                 nsyn = indptr_all[ip + nsrc]
-                pip = pr_pip_off[j]
-                pso = pr_psyn_off[j]
-                S_pre = S_pre_all[pr_pre_off[j]:pr_pre_off[j] + pr_pre_rows[j] * nsrc].reshape((pr_pre_rows[j], nsrc))
-                S_post = S_post_all[pr_post_off[j]:pr_post_off[j] + pr_post_rows[j] * ntgt].reshape((pr_post_rows[j], ntgt))
-                spiking_rule_step(pr_kind[j], pre_scratch, n_pre_spk, post_scratch, n_post_spk,
+                pip = tab.pip_off[j]
+                pso = tab.psyn_off[j]
+                pre0, pre_rows = tab.pre_off[j], tab.pre_rows[j]
+                post0, post_rows = tab.post_off[j], tab.post_rows[j]
+                S_pre = syn.S_pre[pre0:pre0 + pre_rows * nsrc].reshape((pre_rows, nsrc))
+                S_post = syn.S_post[post0:post0 + post_rows * ntgt].reshape((post_rows, ntgt))
+                spiking_rule_step(tab.kind[j], pre_scratch, n_pre_spk, post_scratch, n_post_spk,
                                   indptr_all[ip:ip + nsrc + 1], indices_all[so:so + nsyn],
-                                  post_indptr_all[pip:pip + ntgt + 1], post_off_all[pso:pso + nsyn],
-                                  post_pre_all[pso:pso + nsyn],
+                                  syn.post_indptr[pip:pip + ntgt + 1], syn.post_off[pso:pso + nsyn],
+                                  syn.post_pre[pso:pso + nsyn],
                                   w_run[wo:wo + nsyn], S_pre, S_post,
-                                  P_all[pr_P_off[j]:pr_P_off[j] + pr_P_len[j]], dt)
+                                  syn.P[tab.P_off[j]:tab.P_off[j] + tab.P_len[j]], prm.dt)
         # resets
         for s in range(c):
             i = ring[slot, s]
@@ -356,17 +313,17 @@ def run_chunk(n_steps, step0, dt, mode, seed,
             p = 0
             while i >= pop_stop[p]:
                 p += 1
-            v[i] = pop_Vreset[p]
+            v[i] = pops.V_reset[p]
             last[i] = step
         # divergence: population spike counts over consecutive windows
-        win_pos[0] += 1
-        if win_pos[0] == win_steps:
-            win_pos[0] = 0
+        st.win_pos[0] += 1
+        if st.win_pos[0] == prm.win_steps:
+            st.win_pos[0] = 0
             bad = -1
             for p in range(n_pops):
-                if win_count[p] > max_count[p] and bad < 0:
+                if st.win_count[p] > pops.max_count[p] and bad < 0:
                     bad = p
-                win_count[p] = 0
+                st.win_count[p] = 0
             if bad >= 0:
                 return k + 1, n_rec, STATUS_DIVERGED, bad
     return n_steps, n_rec, STATUS_DONE, -1

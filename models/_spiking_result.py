@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models._spiking_connect import projection_pairs
+
 __all__ = ["SpikingResult", "WeightSnapshots", "SynapsePairs"]
 
 
@@ -54,8 +56,6 @@ class SynapsePairs(_Derived):
     views of the build when read."""
 
     def _make(self, part):
-        from models._spiking_build import projection_pairs
-
         return projection_pairs(*part)
 
 

@@ -94,9 +94,8 @@ def run_brian2(net, spec: dict) -> SpikingResult:
     import brian2 as b2
 
     t_start = time.perf_counter()
-    target = spec["brian2_target"]
-    b = net._built
-    dt, n_steps = net.dt, spec["n_steps"]
+    target = spec.brian2_target
+    dt, n_steps = net.dt, spec.n_steps
     old_target = b2.prefs.codegen.target
     tmpdir = None
     if target == "cpp_standalone":
@@ -123,7 +122,7 @@ def run_brian2(net, spec: dict) -> SpikingResult:
             network.run(0 * b2.second, namespace=ns)  # code generation and compilation
             t_build = time.perf_counter() - t0
             t0 = time.perf_counter()
-            network.run(duration, namespace=ns, report=("text" if spec["progress"] else None))
+            network.run(duration, namespace=ns, report=("text" if spec.progress else None))
             t_loop = time.perf_counter() - t0
         result = _collect(net, spec, mons, syn, b2)
     finally:
@@ -181,7 +180,7 @@ def _build(net, spec, b2, n_steps):
         t = b.slices[pr["target"]]
         tgt = G[t.start:t.stop]
         var = "g_i" if pr["channel"] == 1 else "g_e"
-        rule = spec["plastic"].get(pr["name"])
+        rule = spec.plastic.get(pr["name"])
         name = f"syn_{pr['name']}"
         if rule is None:
             S = b2.Synapses(src, tgt, model=f"w : {unit_name} (constant)", on_pre=f"{var}_post += w", name=name)
@@ -199,13 +198,13 @@ def _build(net, spec, b2, n_steps):
         syn[pr["name"]] = S
     mons = {"spikes": b2.SpikeMonitor(G, name="spikemon")}
     objects.append(mons["spikes"])
-    if spec["record_state"].size:
-        mons["v"] = b2.StateMonitor(G, "v", record=spec["record_state"], name="vmon")
+    if spec.record_state.size:
+        mons["v"] = b2.StateMonitor(G, "v", record=spec.record_state, name="vmon")
         objects.append(mons["v"])
-    if spec["plastic"] and spec["rec_every"] is not None:
-        for name in spec["plastic"]:
+    if spec.plastic and spec.rec_every is not None:
+        for name in spec.plastic:
             # 'start' of step s holds the weights after s steps, as the numba snapshots
-            m = b2.StateMonitor(syn[name], "w", record=True, dt=spec["rec_every"] * net.dt * b2.second,
+            m = b2.StateMonitor(syn[name], "w", record=True, dt=spec.rec_every * net.dt * b2.second,
                                 when="start", name=f"wmon_{name}")
             mons[f"w_{name}"] = m
             objects.append(m)
@@ -223,8 +222,8 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
     steps = np.round(t / dt).astype(np.int64)
     order = np.lexsort((i, steps))
     steps, i = steps[order], i[order]
-    n_steps = spec["n_steps"]
-    stop = _truncate_diverged(net, steps * dt, i, n_steps * dt, spec["max_rate"])
+    n_steps = spec.n_steps
+    stop = _truncate_diverged(net, steps * dt, i, n_steps * dt, spec.max_rate)
     diverged = stop is not None
     if diverged:
         keep = steps < stop
@@ -235,10 +234,10 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
     rates = {name: float(counts[sl].sum() / ((sl.stop - sl.start) * T)) for name, sl in b.slices.items()}
     weights, synapses, shapes = {}, {}, {}
     snap_steps = [0]
-    if spec["rec_every"] is not None:
-        snap_steps += list(range(spec["rec_every"], n_steps, spec["rec_every"]))
+    if spec.rec_every is not None:
+        snap_steps += list(range(spec.rec_every, n_steps, spec.rec_every))
     by_name = {p["name"]: p for p in b.projections}
-    for name in spec["plastic"]:
+    for name in spec.plastic:
         pr = by_name[name]
         pre, post, w0 = connectivity(b, pr)
         snaps = [w0]
@@ -251,13 +250,13 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
         weights[name] = np.array(snaps)
         synapses[name] = (pre, post)
         shapes[name] = (pr["n_post"], pr["n_pre"])
-    V = np.zeros((spec["record_state"].size, 0))
+    V = np.zeros((spec.record_state.size, 0))
     if "v" in mons:
         V = np.asarray(mons["v"].v / b2.volt)[:, :n_steps]
     return SpikingResult(
         spike_times=steps * dt, spike_indices=i, populations=dict(b.slices), rates=rates,
         weights=weights, weight_times=np.array([k * dt for k in snap_steps] + [T]),
         diverged=diverged, diverged_at=T if diverged else None, duration=T, dt=dt,
-        synapses=synapses, shapes=shapes, state_indices=spec["record_state"].copy(),
-        state_times=np.arange(V.shape[1]) * dt, V=V, backend=f"brian2-{spec['brian2_target']}",
+        synapses=synapses, shapes=shapes, state_indices=spec.record_state.copy(),
+        state_times=np.arange(V.shape[1]) * dt, V=V, backend=f"brian2-{spec.brian2_target}",
     )

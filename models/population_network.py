@@ -18,13 +18,17 @@ from typing import Any
 
 import numpy as np
 
+import models.rate as _rate
 from models import _population_kernels as K
+from models._population_support import _KernelArgs, _PopulationInputs
 from models._rate_result import RateResult
-from models._rate_support import InputSource, check_rule, numpy_activation
-from models.populations import ACTIVATION_NAMES, RatePopulation, RateProjection
-from models.rate import PARALLEL_MIN_N, RateNetwork, Snapshots, _num_threads
+from models._rate_support import check_rule
+from models._rate_stepper import Snapshots, num_threads
+from models.populations import RatePopulation, RateProjection
+from models.rate import PARALLEL_MIN_N, RateNetwork
 from plasticity._progress import progress_bar
 from plasticity._validation import Interval, as_rng, check_choice, check_number, positive
+from plasticity.activations import ACTIVATIONS, PerNeuronActivation
 
 __all__ = ["PopulationRateNetwork", "ei_network"]
 
@@ -98,7 +102,7 @@ class PopulationRateNetwork(RateNetwork):
         # per-neuron constants of the kernel
         self._tau = np.concatenate([np.full(p.n, p.tau) for p in pops])
         self._bias = np.concatenate([np.full(p.n, p.bias) for p in pops])
-        self._act = np.concatenate([np.full(p.n, ACTIVATION_NAMES.index(p.activation), np.int64) for p in pops])
+        self._act = np.concatenate([np.full(p.n, ACTIVATIONS[p.activation].code, np.int64) for p in pops])
         self._k = np.concatenate([np.full(p.n, p.k) for p in pops])
         self._e = np.concatenate([np.full(p.n, p.exponent) for p in pops])
         self._cap = np.concatenate([np.full(p.n, math.inf if p.max_rate is None else p.max_rate) for p in pops])
@@ -206,7 +210,7 @@ class PopulationRateNetwork(RateNetwork):
         if largest > weight_bound:
             raise ValueError(f"{owner}: weight_bound must be at least the largest weight {largest:g} at the "
                              f"start; got {weight_bound!r}")
-        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time)
+        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time, _rate.SNAPSHOT_BYTES)
         est = steps * W.nbytes * 2 / 2e10
         show = est > 2.0 if progress is None else progress
         per_chunk = max(1, int(steps * 0.25 / est)) if show and est > 0 else steps
@@ -223,7 +227,7 @@ class PopulationRateNetwork(RateNetwork):
         snaps.take(0, self._signed_into)
         p, code, k_bad, k_done, t0 = 1, 0, -1, 0, self.t
         mode = K.MAP if self.dynamics == "map" else K.EULER
-        par = n >= PARALLEL_MIN_N and _num_threads() > 1
+        par = n >= PARALLEL_MIN_N and num_threads() > 1
         try:
             with progress_bar(show, total=steps, desc=owner, unit="step", leave=False) as bar:
                 for k0, k1 in zip(cuts[:-1], cuts[1:]):
@@ -286,160 +290,29 @@ class PopulationRateNetwork(RateNetwork):
 
     # -- analysis ----------------------------------------------------------------------
     def as_system(self, inputs: Any = None):
-        """The frozen-weight dynamics as a ``plasticity.metrics.Flow`` (or ``Map``), analytic Jacobian.
+        """The frozen-weight dynamics as a ``plasticity.metrics.Flow`` (or ``Map``), by ``rate_system``.
 
-        Flow: ``f(x) = (-x + W phi(x) + bias + I) / tau``, ``J = (-1 + W diag(phi'(x))) / tau``
-        with ``W`` the signed matrix and ``phi`` each population's activation (with the
-        gains and thresholds of intrinsic plasticity). ``inputs``: None, a number, an
-        ``(n,)`` array or a dict of them per population (a constant input).
+        Flow: ``f(x) = (-x + W phi(g x - b) + bias + I) / tau``, ``J = (-1 + W diag(g phi'(g x -
+        b))) / tau`` (row ``i`` divided by its neuron's ``tau``), with ``W`` the signed matrix,
+        ``phi`` each population's activation and cap (a
+        :class:`~plasticity.activations.PerNeuronActivation`), ``g``, ``b`` the gains and
+        thresholds of intrinsic plasticity. ``inputs``: None, a number, an ``(n,)`` array or a
+        dict of them per population (a constant input).
         """
-        from plasticity.metrics import Flow, Map
+        from plasticity.metrics.rate_systems import rate_system
 
         owner = "RateNetwork.as_system"
         if callable(inputs):
             raise TypeError(f"{owner}: inputs must be constant (None, a number, an (n,) array or a dict); got a callable")
         I = _PopulationInputs(owner, inputs, 1, self.populations, 0.0, 1.0).chunk(0, 1)[0] + self._bias
-        W = self.W.astype(np.float64)
-        gain, thr, tau, n = self._gain.copy(), self._thr.copy(), self._tau.copy(), self.n
-        fns = [(self.populations[p.name], *numpy_activation(p.activation), p) for p in self.population_list]
-
-        def phi_dphi(u):
-            v, d = np.empty(n), np.empty(n)
-            for sl, f, df, pop in fns:
-                z = gain[sl] * u[sl] - thr[sl]
-                val, der = _population_phi(pop, f, df, z)
-                v[sl], d[sl] = val, der * gain[sl]
-            return v, d
-
-        if self.dynamics == "map":
-            def step(x):
-                return phi_dphi(W @ x + I)[0]
-
-            def jacobian(x):
-                return phi_dphi(W @ x + I)[1][:, None] * W
-
-            return Map(step, jacobian=jacobian, dim=n)
-
-        def rhs(x):
-            return (-x + W @ phi_dphi(x)[0] + I) / tau
-
-        def jacobian(x):
-            return (W * phi_dphi(x)[1][None, :] - np.eye(n)) / tau[:, None]
-
-        return Flow(rhs, jacobian=jacobian, dim=n)
+        phi = PerNeuronActivation([(self.populations[p.name], p.activation, p.k, p.exponent, p.max_rate)
+                                   for p in self.population_list])
+        return rate_system(self.W.astype(np.float64), phi, self.dynamics, tau=self._tau.copy(), inputs=I,
+                           gain=self._gain.copy(), threshold=self._thr.copy())
 
     def __repr__(self) -> str:
         pops = ", ".join(f"{p.name}={p.n}{'(inh)' if p.inhibitory else ''}" for p in self.population_list)
         return f"RateNetwork.from_populations([{pops}], projections={list(self.projections)}, dynamics={self.dynamics!r})"
-
-
-def _population_phi(pop: RatePopulation, f, df, z):
-    """``(phi(z), phi'(z))`` of one population, numpy (the kernel's ``activation``)."""
-    if pop.activation == "rectified_tanh":
-        val, der = np.maximum(np.tanh(z), 0.0), np.where(z > 0, 1.0 - np.tanh(z) ** 2, 0.0)
-    elif pop.activation == "power":
-        zp = np.maximum(z, 0.0)
-        val, der = pop.k * zp ** pop.exponent, np.where(z > 0, pop.k * pop.exponent * zp ** (pop.exponent - 1), 0.0)
-    else:
-        val, der = f(z), df(z)
-    if pop.max_rate is not None:
-        der = np.where(val < pop.max_rate, der, 0.0)
-        val = np.minimum(val, pop.max_rate)
-    return val, der
-
-
-class _KernelArgs:
-    """The packed rules of the plastic projections, as the arrays ``run_chunk`` takes."""
-
-    def __init__(self, net: PopulationRateNetwork, plastic: dict[str, Any]) -> None:
-        from plasticity.rules._base import PackedRule
-
-        npop, n = len(net.population_list), net.n
-        index = {p.name: k for k, p in enumerate(net.population_list)}
-        self.proj = np.full((npop, npop), -1, np.int64)
-        for pr in net.projections.values():
-            self.proj[index[pr.target], index[pr.source]] = 0
-        self.net, self.packed, self.names = net, [], list(plastic)
-        q_target, q_terms, kinds, soff, poff, q_neuron, lo, hi, rows, params = [], [0], [], [], [], [], [], [], [], []
-        row0, par0 = 0, 0
-        for q, name in enumerate(self.names):
-            pr, rule = net.projections[name], plastic[name]
-            t = net.populations[pr.target]
-            pk = PackedRule(rule, net.plasticity_state[name], t.stop - t.start)
-            self.packed.append(pk)
-            self.proj[index[pr.target], index[pr.source]] = q + 1
-            q_target.append(index[pr.target])
-            kinds.extend(pk.kinds)
-            q_terms.append(q_terms[-1] + len(pk.kinds))
-            soff.extend(row0 + pk.soff)
-            poff.extend(par0 + pk.poff)
-            q_neuron.append(row0 + pk.neuron_rows if pk.neuron_rows >= 0 else -1)
-            rlo, rhi = rule.weight_bounds()
-            lo.append(max(pr.w_min, rlo))
-            hi.append(min(pr.w_max, rhi))
-            if not lo[-1] < hi[-1]:
-                raise ValueError(f"RateNetwork.run: plasticity[{name!r}] has weight bounds [{rlo}, {rhi}] that do not "
-                                 f"overlap projection {name!r}'s [{pr.w_min}, {pr.w_max}]")
-            S = np.zeros((pk.S.shape[0], n))
-            S[:, :t.stop - t.start] = pk.S
-            rows.append(S)
-            params.append(pk.P)
-            row0 += S.shape[0]
-            par0 += pk.P.size
-        nq = len(self.names)
-        self.arrays = (
-            np.array(q_target, np.int64), np.array(q_terms, np.int64), np.array(kinds, np.int64),
-            np.array(soff, np.int64), np.array(poff, np.int64),
-            np.ascontiguousarray(np.concatenate(rows)) if rows else np.zeros((1, n)),
-            np.concatenate(params) if params else np.zeros(1), np.array(q_neuron, np.int64),
-            np.array(lo or [0.0], dtype=net._W.dtype), np.array(hi or [math.inf], dtype=net._W.dtype),
-            np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)), np.zeros((max(nq, 1), n)),
-        )
-        self._row_start = np.cumsum([0] + [r.shape[0] for r in rows])
-        # Gains and thresholds are the neurons' own state: a run without an intrinsic term keeps
-        # them as the last one left them (as as_system does); a run with one starts from its state.
-        for q, name in enumerate(self.names):
-            if q_neuron[q] >= 0:
-                t = net.populations[net.projections[name].target]
-                net._thr[t] = self.arrays[5][q_neuron[q], :t.stop - t.start]
-                net._gain[t] = self.arrays[5][q_neuron[q] + 1, :t.stop - t.start]
-
-    def rule_arrays(self) -> tuple:
-        return self.arrays
-
-    def unpack(self) -> None:
-        S = self.arrays[5]
-        for q, pk in enumerate(self.packed):
-            width = pk.S.shape[1]
-            pk.S[...] = S[self._row_start[q]:self._row_start[q + 1], :width]
-            pk.unpack()
-
-
-class _PopulationInputs:
-    """External input of a population network as ``(m, n)`` blocks (``m = 1``: constant)."""
-
-    def __init__(self, owner: str, inputs: Any, steps: int, populations: dict[str, slice], t0: float,
-                 dt_time: float) -> None:
-        n = max(s.stop for s in populations.values())
-        self.n = n
-        if isinstance(inputs, dict):
-            for name in inputs:
-                if name not in populations:
-                    raise ValueError(f"{owner}: inputs keys must name a population {list(populations)}; got {name!r}")
-            self.parts = [(populations[k], InputSource(f"{owner} inputs[{k!r}]", v, steps,
-                                                       populations[k].stop - populations[k].start, t0, dt_time))
-                          for k, v in inputs.items()]
-        else:
-            self.parts = [(slice(0, n), InputSource(owner, inputs, steps, n, t0, dt_time))]
-        self.max_chunk = min(src.max_chunk for _, src in self.parts) if self.parts else steps
-
-    def chunk(self, k0: int, k1: int) -> np.ndarray:
-        blocks = [(sl, src.chunk(k0, k1)) for sl, src in self.parts]
-        m = max((b.shape[0] for _, b in blocks), default=1)
-        out = np.zeros((m, self.n))
-        for sl, b in blocks:
-            out[:, sl] = b
-        return out
 
 
 def ei_network(n_exc: int = 800, n_inh: int = 200, seed: int | np.random.Generator | None = None,

@@ -6,7 +6,8 @@ are non-negative magnitudes and its sign is the source's (inhibitory sources sub
 rule can never flip a synapse from excitatory to inhibitory. Projections are named source
 first: ``"EE"`` is E to E, ``"IE"`` is I to E (as in ``SpikingNetwork``).
 
-Activations (``u`` the neuron's input, rates are non-negative except for ``tanh``/``linear``):
+Activations are the entries of the one table :data:`plasticity.activations.ACTIVATIONS`
+(``u`` the neuron's input, rates are non-negative except for ``tanh``/``linear``):
 
     relu            [u]_+                              threshold-linear
     rectified_tanh  max(0, tanh u)
@@ -26,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from plasticity._validation import Interval, check_choice, check_number, positive
+from plasticity.activations import ACTIVATIONS
 
 __all__ = ["RatePopulation", "RateProjection", "ACTIVATION_NAMES"]
 
-#: Activation names of populations, in the order of their kernel codes (models._population_kernels).
-ACTIVATION_NAMES = ("tanh", "relu", "sigmoid", "linear", "rectified_tanh", "power")
+#: Activation names of populations: the whole table, in the order of its kernel codes.
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
 _size = Interval(1, closed="left", integer=True)
 _extended_nonneg = Interval(0.0, math.inf, closed="both")
 

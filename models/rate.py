@@ -17,21 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from models._rate_kernels import ACTIVATIONS, EULER, MAP, RK4, matvec, phi_into, run_chunk
 from models._rate_result import RateResult
-from models._rate_support import InputSource, check_rule, dale_matrix, neuron_state, numpy_activation, python_chunk
+# PARALLEL_MIN_N and SNAPSHOT_BYTES are read from this module at each run (tests may change them)
+from models._rate_stepper import PARALLEL_MIN_N, SNAPSHOT_BYTES, Snapshots, _Stepper
+from models._rate_stepper import num_threads as _num_threads
+from models._rate_stepper import row_absmax as _row_absmax
+from models._rate_support import InputSource, check_rule, dale_matrix, neuron_state
 from plasticity._progress import progress_bar
 from plasticity._validation import Interval, as_rng, check_choice, check_finite_array, check_number, check_shape, positive
+from plasticity.activations import NETWORK_ACTIVATIONS
 
 __all__ = ["RateNetwork", "RateResult"]
 
-# Rows are split over numba's threads from this size on. Below it W sits in cache and a step
-# takes < 1 ms, while on a shared, oversubscribed machine every parallel launch can wait
-# milliseconds for a time slice (measured here: 7 ms per step at N = 500 with the other core
-# busy, against 0.1 ms serial). Call numba.set_num_threads(1) to keep large runs serial too.
-PARALLEL_MIN_N = 2048
 _REASONS = {1: "non-finite state", 2: "|x| > bound", 3: "|W| > weight_bound", 4: "non-finite weights"}
-SNAPSHOT_BYTES = 2**30  # default snapshots (start and end) only while they fit in 1 GiB
 _steps_interval = Interval(1, closed="left", integer=True)
 _count_interval = Interval(0, closed="left", integer=True)
 _bound_interval = Interval(0.0, math.inf, closed="right")
@@ -46,7 +44,8 @@ class RateNetwork:
         Weights ``W[post, pre]``, finite. Copied; float32 and float64 are kept (the kernel
         computes in that dtype), other real dtypes become float64.
     activation : {"tanh", "relu", "sigmoid", "linear"}
-        The neuron's transfer function ``phi``.
+        The neuron's transfer function ``phi``, an entry of the one activation table
+        :data:`plasticity.activations.ACTIVATIONS` (which the kernel and ``as_system`` read).
     dynamics : {"map", "flow"}
         Discrete map (one step = one unit of model time; ``dt`` is not used) or ODE.
     tau : float
@@ -82,7 +81,7 @@ class RateNetwork:
     def __init__(self, W: Any, activation: str = "tanh", dynamics: str = "map", tau: float = 1.0,
                  dt: float = 0.1, method: str = "euler", seed: int | np.random.Generator | None = None) -> None:
         owner = "RateNetwork"
-        self.activation = check_choice(owner, "activation", activation, tuple(ACTIVATIONS))
+        self.activation = check_choice(owner, "activation", activation, NETWORK_ACTIVATIONS)
         self.dynamics = check_choice(owner, "dynamics", dynamics, ("map", "flow"))
         self.method = check_choice(owner, "method", method, ("euler", "rk4"))
         self.tau = float(check_number(owner, "tau", tau, positive))
@@ -274,7 +273,7 @@ class RateNetwork:
             raise ValueError(f"{owner}: weight_bound must be at least max |W| = {mrow.max():g} at the start; got {weight_bound!r}")
         state = self._rule_state_for(rule)
 
-        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time)
+        snaps = Snapshots(steps, record_weights_every, W.shape, W.dtype, self.t, dt_time, SNAPSHOT_BYTES)
         est = steps * W.nbytes * (2 if rule is not None else 1) * (4 if self.method == "rk4" and self.dynamics == "flow" else 1) / 2e10
         est *= 5 if rule is not None and not fused else 1
         show = est > 2.0 if progress is None else progress
@@ -285,7 +284,8 @@ class RateNetwork:
         rec_x = np.empty((T, n), dtype=W.dtype)
         rec_r = rec_x if self.dynamics == "map" else np.empty((T, n), dtype=W.dtype)
         snaps.take(0, lambda out: np.copyto(out, W))
-        stepper = _Stepper(self, fused, rule, state, x, bound, weight_bound, mrow)
+        stepper = _Stepper(self, fused, rule, state, x, bound, weight_bound, mrow,
+                           par=n >= PARALLEL_MIN_N and _num_threads() > 1)
         rec_x[0] = stepper.x
         rec_r[0] = stepper.r
         p, code, k_bad, k_done = 1, 0, -1, 0
@@ -351,39 +351,24 @@ class RateNetwork:
 
     # -- analysis ----------------------------------------------------------------------
     def as_system(self, inputs: Any = None):
-        """The frozen-weight dynamics as a ``plasticity.metrics.Map`` or ``Flow``.
+        """The frozen-weight dynamics as a ``plasticity.metrics.Map`` or ``Flow`` (``rate_system``).
 
-        Map: ``f(x) = phi(W x + I)``, ``J = diag(phi'(W x + I)) W``. Flow:
-        ``f(x) = (-x + W phi(x) + I) / tau``, ``J = (-1 + W diag(phi'(x))) / tau``. W (and
-        the gains/thresholds of intrinsic plasticity, if it ran last) are copied now, as
-        float64. ``inputs``: None, a scalar or an ``(n,)`` array (a constant input).
+        Map: ``f(x) = phi(g (W x + I) - b)``, ``J = diag(g phi'(g (W x + I) - b)) W``. Flow:
+        ``f(x) = (-x + W phi(g x - b) + I) / tau``, ``J = (-1 + W diag(g phi'(g x - b))) / tau``,
+        with the gains ``g`` and thresholds ``b`` of intrinsic plasticity if it ran last (1 and
+        0 otherwise). Built by :func:`plasticity.metrics.rate_systems.rate_system`, with its
+        tangent map ``jvp``; W, g and b are copied now, as float64. ``inputs``: None, a scalar
+        or an ``(n,)`` array (a constant input).
         """
-        from plasticity.metrics import Flow, Map
+        from plasticity.metrics.rate_systems import rate_system
 
         owner = "RateNetwork.as_system"
         if callable(inputs):
             raise TypeError(f"{owner}: inputs must be None, a number or an (n,) array (a constant input); got a callable")
         I = InputSource(owner, inputs, 1, self.n, 0.0, 1.0).chunk(0, 1)[0].copy()
-        W = self._W.astype(np.float64)
         gain, thr = self._gain_threshold()
-        phi, dphi = numpy_activation(self.activation)
-        tau, n = self.tau, self.n
-        if self.dynamics == "map":
-            def step(x):
-                return phi(gain * (W @ x + I) - thr)
-
-            def jacobian(x):
-                return (gain * dphi(gain * (W @ x + I) - thr))[:, None] * W
-
-            return Map(step, jacobian=jacobian, dim=n)
-
-        def rhs(x):
-            return (-x + W @ phi(gain * x - thr) + I) / tau
-
-        def jacobian(x):
-            return (W * (gain * dphi(gain * x - thr))[None, :] - np.eye(n)) / tau
-
-        return Flow(rhs, jacobian=jacobian, dim=n)
+        return rate_system(self._W.astype(np.float64), self.activation, self.dynamics, tau=self.tau, inputs=I,
+                           gain=gain, threshold=thr)
 
     def __repr__(self) -> str:
         return (f"RateNetwork(n={self.n}, activation={self.activation!r}, dynamics={self.dynamics!r}, "
@@ -395,108 +380,3 @@ class _Owned:
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
-
-
-class Snapshots:
-    """Weight snapshots of one run, written into one array allocated at the start.
-
-    Steps recorded: with ``every = k``, ``0, k, 2k, ...`` and the last step; with ``every = 0``
-    none; with ``every = None`` the first and the last step when the two copies take at most
-    ``SNAPSHOT_BYTES`` (1 GiB), none otherwise, so that a large network holds one copy of its
-    weights (plus what the caller asked to record). A run that diverges keeps the snapshots
-    taken before. ``take(step, fill)`` calls ``fill(out)`` to write the weights into ``out``.
-    """
-
-    def __init__(self, steps: int, every: int | None, shape: tuple[int, ...], dtype: Any, t0: float,
-                 dt_time: float) -> None:
-        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        if every is None:
-            at = [0, steps] if 2 * nbytes <= SNAPSHOT_BYTES else []
-        elif every == 0:
-            at = []
-        else:
-            at = sorted(set(range(0, steps + 1, every)) | {0, steps})
-        self.steps = at
-        self.array = np.empty((len(at),) + tuple(shape), dtype=dtype)
-        self.times = t0 + dt_time * np.asarray(at, dtype=np.float64)
-        self.k = 0
-
-    def take(self, step: int, fill) -> None:
-        if self.k < len(self.steps) and self.steps[self.k] == step:
-            fill(self.array[self.k])
-            self.k += 1
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.array[:self.k], self.times[:self.k]
-
-
-class _Stepper:
-    """Holds the packed arrays of one run and advances them, by the kernel or in Python."""
-
-    def __init__(self, net: RateNetwork, fused: bool, rule: Any, state: Any, x: np.ndarray, bound: float,
-                 wbound: float, mrow: np.ndarray):
-        from plasticity.rules._base import PackedRule
-
-        self.net, self.fused, self.rule, self.state = net, fused, rule, state
-        W, n = net.W, net.n
-        self.mode = MAP if net.dynamics == "map" else (RK4 if net.method == "rk4" else EULER)
-        self.act = ACTIVATIONS[net.activation]
-        self.bound, self.wbound = bound, wbound
-        self.x = np.ascontiguousarray(x, dtype=np.float64)
-        self.par = n >= PARALLEL_MIN_N and _num_threads() > 1
-        self.packed = PackedRule(rule, state, n) if fused else PackedRule.static(n)
-        lo, hi = rule.weight_bounds() if fused else (-math.inf, math.inf)
-        self.ip = self.packed.neuron_rows >= 0
-        if self.ip:  # views: the kernel advances the state rows and the neurons read them
-            self.thr = self.packed.S[self.packed.neuron_rows]
-            self.gain = self.packed.S[self.packed.neuron_rows + 1]
-        else:  # no intrinsic term now: the neurons keep what the last one left (as in as_system)
-            self.gain, self.thr = net._gain_threshold()
-            self.ip = not (np.all(self.gain == 1.0) and np.all(self.thr == 0.0))
-        self.clip = not (math.isinf(lo) and math.isinf(hi))
-        finite = [abs(v) for v in (lo, hi) if math.isfinite(v)]
-        eps = float(np.finfo(W.dtype).eps)
-        wb = wbound if wbound < float(np.finfo(W.dtype).max) else math.inf
-        self.wlim = np.array([lo, hi, wb, 0.0], dtype=W.dtype)
-        # [max|pre| (set per step), rounding inflation of the row bound, of sqrt(sum w^2),
-        #  clip floor, clip cap, weight_bound]: see models._rate_kernels._bound
-        self.blim = np.array([0.0, 1.0 + 16 * eps, 1.0 + (n + 16) * eps, max(finite, default=0.0),
-                              max(finite) if len(finite) == 2 else math.inf, wbound])
-        self.mrow = mrow
-        self.r = np.empty(n)
-        phi_into(self.act, self.x, self.gain, self.thr, self.ip, self.r)
-        if self.mode == MAP:
-            self.r = self.x
-        self.h = np.empty(n)
-        matvec(self.par, W, self.x if self.mode == MAP else self.r, np.empty(n, W.dtype), np.zeros(n, W.dtype),
-               np.ones(n, W.dtype), np.zeros(n, W.dtype), self.wlim, self.blim, self.mrow, self.h,
-               np.zeros(n, np.int64))
-
-    def advance(self, I, k0, nsteps, rec_every, rec_x, rec_r, p):
-        net, pk = self.net, self.packed
-        if self.rule is not None and not self.fused:
-            return python_chunk(net, self.rule, self.state, self.mode, I, self.x, self.bound, self.wbound,
-                                k0, nsteps, rec_every, rec_x, rec_r, p)
-        code, s, p = run_chunk(self.mode, self.act, pk.kinds, pk.soff, pk.poff, self.par, net.W, self.x, self.r,
-                               self.h, I, pk.S, pk.P, self.gain, self.thr, self.ip, net.dt, net.tau, self.clip,
-                               self.wlim, self.blim, self.mrow, self.bound, k0, nsteps, rec_every, rec_x, rec_r, p)
-        self.finish()
-        return int(code), int(s), int(p)
-
-    def finish(self):
-        self.packed.unpack()
-
-
-def _row_absmax(W: np.ndarray) -> np.ndarray:
-    """max_j |W[i, j]| per row, float64 (NaN/inf propagate), in blocks: no n^2 temporary."""
-    out = np.empty(W.shape[0])
-    block = max(1, 2**18 // max(W.shape[1], 1))
-    for i in range(0, W.shape[0], block):
-        out[i:i + block] = np.abs(W[i:i + block]).max(axis=1)
-    return out
-
-
-def _num_threads() -> int:
-    import numba
-
-    return numba.get_num_threads()

@@ -18,13 +18,14 @@ Vogels & Abbott (2005) J Neurosci 25:10786.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from plasticity._validation import as_rng, check_choice, check_number, positive
-from models._spiking_build import LIFPopulation, PoissonPopulation, Projection, build
+from models._spiking_build import LIFPopulation, PoissonPopulation, Projection, build, connectivity
 from models._spiking_result import SpikingResult
+from models._spiking_run import prepare_run, run_numba
 
 __all__ = ["SpikingNetwork", "SpikingResult", "LIFPopulation", "PoissonPopulation", "Projection"]
 
@@ -32,16 +33,6 @@ _mV, _ms, _nS = 1e-3, 1e-3, 1e-9
 
 #: A population is saturated when its mean rate reaches this fraction of ``1 / t_ref``.
 SATURATION = 0.9
-
-
-def check_duration(owner: str, duration: Any, dt: float, name: str = "duration") -> int:
-    """Number of steps in ``duration``; raise unless it is a positive whole number of steps."""
-    check_number(owner, name, duration, positive)
-    steps = int(round(duration / dt))
-    if steps < 1 or abs(steps * dt - duration) > 1e-6 * dt:
-        raise ValueError(f"{owner}: {name} must be a whole number of steps dt={dt:g} s; got {duration!r} "
-                         f"({duration / dt:.6g} steps)")
-    return steps
 
 
 class SpikingNetwork:
@@ -205,8 +196,6 @@ class SpikingNetwork:
 
         Made on demand (24 bytes per synapse) from the network's compact storage.
         """
-        from models._spiking_build import connectivity
-
         for pr in self._built.projections:
             if pr["name"] == name:
                 return connectivity(self._built, pr)
@@ -246,11 +235,9 @@ class SpikingNetwork:
             refractory period allows): such a run cannot reach ``max_rate`` and so is never
             ``diverged``, but it has run away all the same.
         """
-        from models._spiking_run import prepare_run, run_numba
-
         spec = prepare_run(self, duration, plasticity, backend, record_weights_every, progress,
                            brian2_target, record_state, max_rate)
-        if spec["backend"] == "brian2":
+        if spec.backend == "brian2":
             from models.brian2_backend import run_brian2
 
             result = run_brian2(self, spec)

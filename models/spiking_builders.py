@@ -9,9 +9,10 @@ conductance-based LIF neurons, we = 6 nS, wi = 67 nS) with
   connection probability ``P_X``, weight we), which gives the self-sustained state a floor;
 
 plus the minimal all-to-all visual-cortex triplet STDP of Pfister & Gerstner (2006), J Neurosci
-26:9673, Table 4, with amplitudes in siemens (relative weight changes times we), optionally with
-the sliding LTD amplitude of Zenke, Hennequin & Gerstner (2013), PLoS Comput Biol 9:e1003330
-(``target_rate``, ``tau_rate``), and the spike statistics of a run's E population.
+26:9673, Table 3 (every value read from :meth:`TripletSTDP.minimal_visual_cortex`), with
+amplitudes in siemens (relative weight changes times we), optionally with the sliding LTD
+amplitude of Zenke, Hennequin & Gerstner (2013), PLoS Comput Biol 9:e1003330 (``target_rate``,
+``tau_rate``), and the spike statistics of a run's E population.
 
 Conventions shared by those studies: weights in siemens, E->E bounded to [0, W_MAX_EE = 3 we]
 and I->E to [0, W_MAX_IE = 10 wi]; a run stops (diverged) when its population rate passes
@@ -39,7 +40,7 @@ RUNAWAY_RATE, SILENT_RATE = 50.0, 1.0   # Hz, final E rate
 
 
 def triplet_target() -> float:
-    """theta0 = A2- tau- / (A3+ tau+ tau_y) of the minimal visual-cortex set (Hz): its BCM threshold (17.5 Hz)."""
+    """theta0 = A2- tau- / (A3+ tau+ tau_y) of the minimal visual-cortex set (Hz): its BCM threshold under Poisson firing."""
     r = TripletSTDP.minimal_visual_cortex()
     return r.a2_minus * r.tau_minus / (r.a3_plus * r.tau_plus * r.tau_y)
 

@@ -15,13 +15,13 @@ import contextlib
 import io
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PALETTE", "RULE_COLORS", "rule_color", "series_color", "STYLE", "paper_style", "new_figure", "save_figure",
+__all__ = ["spread_labels", "PALETTE", "RULE_COLORS", "rule_color", "series_color", "STYLE", "paper_style", "new_figure", "save_figure",
            "metric_over_time", "metric_vs_param", "eigenvalues_with_gershgorin", "raster"]
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
@@ -254,6 +254,24 @@ def _discs(J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return gershgorin_discs(J)
     except (ImportError, AttributeError):  # metrics not there: the definition, in numpy
         return np.diag(J).copy(), np.abs(J).sum(axis=1) - np.abs(np.diag(J))
+
+
+def spread_labels(values: Sequence[float], gap: float, lo: float, hi: float) -> list[float]:
+    """Label positions near ``values`` (same order), at least ``gap`` apart, inside ``[lo, hi]`` when they fit.
+
+    Sorted positions are pushed up until each is ``gap`` above the one below, then the whole stack
+    is shifted down by what overflows ``hi`` (never below ``lo``). For labels of points that share
+    an axis position (e.g. a column of diverged runs) so that no two labels overlap.
+    """
+    order = np.argsort(values)
+    placed = np.array(values, dtype=float)[order]
+    for k in range(1, len(placed)):
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    shift = max(0.0, placed[-1] - hi) if len(placed) else 0.0
+    placed = np.maximum(placed - shift, lo)
+    out = np.empty(len(values))
+    out[order] = placed
+    return list(out)
 
 
 def eigenvalues_with_gershgorin(ax, J, *, legend: bool = True):

@@ -1,10 +1,11 @@
 """Compile the numba kernels ahead of a first run: ``plasticity warmup [FAMILY ...]``.
 
-numba compiles a kernel at its first call and caches it on disk (see
-:mod:`plasticity._numba_cache`); a study's first run therefore pays the compile. ``warmup``
-runs each kernel family once on a tiny network, in parallel processes (one per core), so that
-the next run of anything that uses those kernels starts from the cache. ``KERNEL_FAMILIES`` is
-also what ``benchmarks/bench_cold_start.py`` times with a fresh cache.
+numba compiles a kernel at its first call and caches it on disk; a study's first run therefore
+pays the compile. ``warmup`` runs each kernel family once on a tiny network, in parallel
+processes (one per core), so that the next run of anything that uses those kernels starts from
+the cache. ``KERNEL_FAMILIES`` is also what ``benchmarks/bench_cold_start.py`` times with a
+fresh cache. Where the cache lives, when it is invalidated (any edit of the sources) and how to
+clear it: :mod:`plasticity._numba_cache`.
 """
 from __future__ import annotations
 

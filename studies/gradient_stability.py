@@ -2,33 +2,29 @@
 
 Part "profile". Deep stacks of width n at initialisation (:mod:`models.feedforward`: plain,
 residual with alpha = 1 or 1/sqrt(depth) ("residual_scaled"), or recurrent, an RNN unrolled in
-time; ReLU or tanh; He, Glorot, naive N(0, 0.01^2) / N(0, 1) or scaled orthogonal weights).
-Measured per layer (:mod:`models.propagation`): the mean squared pre-activation q_l (forward), the
-mean squared gradient of a random linear read-out of h_L with respect to h_l (backward), and the
-spectral norm and spectral radius of the input-output Jacobian J_l = dh_l/dx. References drawn
-in the figure, all tested:
+time; ReLU or tanh; He, Glorot, naive N(0, 0.01^2) / N(0, 1) or scaled orthogonal weights),
+summarised by :func:`models.propagation_summary.stack_summary`: per layer the mean squared
+pre-activation q_l (forward), the mean squared gradient of a random linear read-out of h_L with
+respect to h_l (backward), the spectral norm and radius of J_l = dh_l/dx. Expect (drawn dotted,
+tested): ReLU with weights of variance c/fan_in scales q by c/2 per layer both ways (He et al.
+2015: He, c = 2, keeps it; c = 1 halves it); tanh follows the infinite-width recursions
+q_{l+1} = c E[tanh(sqrt(q_l) z)^2], chi_l = c E[tanh'(sqrt(q_l) z)^2] (Poole et al. 2016;
+Schoenholz et al. 2017): Glorot at the order-chaos edge (q decays algebraically, gradients O(1)),
+He on the chaotic side; deep linear orthogonal stacks have every singular value 1 (Saxe et al. 2014).
 
-* ReLU, weights of variance c/fan_in: q_{l+1} = (c/2) q_l in expectation (He et al. 2015), so He
-  (c = 2) keeps q constant and c = 1 halves it; the backward pass scales by c/2 per layer too.
-* tanh: the infinite-width recursion q_{l+1} = c E[tanh(sqrt(q_l) z)^2] and the gradient factor
-  chi_l = c E[tanh'(sqrt(q_l) z)^2] (Poole et al. 2016; Schoenholz et al. 2017), by quadrature.
-  Glorot (c = 1) sits at the order-chaos boundary: q decays slowly (algebraically), gradients stay
-  O(1); He for tanh (c = 2) is on the chaotic side (gradients grow backwards).
-* deep linear networks with orthogonal weights: every singular value of J_l is 1 (Saxe et al. 2014).
+Part "affine". A ReLU network f: R^n -> R^n (``depth`` Linear layers, constant bias) is the
+pointwise affine map f(x) = A(x) x + b(x) (Drgona, Tuor et al. 2020); the eigenvalues of A(x) at
+random x for several initialisations and biases (:func:`models.propagation_summary.affine_summary`).
+Expect: a negative bias switches units off (eigenvalues collapse towards 0).
 
-Part "affine". A ReLU network f: R^n -> R^n (``depth`` Linear layers, constant bias) is the pointwise
-affine map f(x) = A(x) x + b(x); the eigenvalues of A(x) at random x, for several initialisations
-and biases, are the spectra of Drgona, Tuor et al. (2020). A negative bias switches units off
-(eigenvalues collapse towards 0); a positive one switches the first layer's units on.
-
-Writes ``fig_gradient_stability.{png,pdf}`` (propagation), ``fig_gradient_stability_spectra.{png,pdf}``
-(Jacobian and affine spectra), ``results.{csv,parquet}`` (one row per configuration, means and
-standard errors over seeds) and ``points.{csv,parquet}`` (one row per point).
+Figures: lines are means over seeds; shaded bands (and error bars) are +-1 standard error of the
+mean over seeds (sample SD / sqrt(n); quick: 2 seeds, full: 3). Writes ``fig_gradient_stability``
+and ``fig_gradient_stability_spectra`` (png, pdf), ``results`` (per configuration: means and
+standard errors over seeds) and ``points`` (csv, parquet).
 
 References: He, Zhang, Ren & Sun (2015), ICCV; Glorot & Bengio (2010), AISTATS; Saxe, McClelland &
-Ganguli (2014), ICLR; Poole et al. (2016), NeurIPS; Schoenholz et al. (2017), ICLR; Pennington,
-Schoenholz & Ganguli (2017), NeurIPS; Hanin & Rolnick (2018), NeurIPS; Drgona, Tuor, Vasisht,
-Skomski & Vrabie (2020), arXiv:2011.13492.
+Ganguli (2014), ICLR; Poole et al. (2016), NeurIPS; Schoenholz et al. (2017), ICLR; Hanin & Rolnick
+(2018), NeurIPS; Drgona, Tuor, Vasisht, Skomski & Vrabie (2020), arXiv:2011.13492.
 """
 from __future__ import annotations
 
@@ -38,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from models.feedforward import ARCHS, INITS, residual_scale, weight_factor
-from models.propagation import affine_spectra, jacobian_spectra, mean_field_profile, propagation_profile
+from models.propagation import mean_field_profile
+from models.propagation_summary import affine_summary, stack_summary
 
 NAME = "gradient_stability"
 AFFINE_INITS = ("he", "glorot", "orthogonal")
@@ -47,25 +44,18 @@ AFFINE_POINTS = 64      # random states x at which A(x) is formed, per network
 
 def _grid(inits, activations, archs, seeds, width, depth, batch, affine_inits, biases, affine_width, affine_depth):
     common = {"bias": 0.0, "batch": batch}
-    points = [
-        {"part": "profile", "init": i, "activation": a, "arch": r, "seed": s, "width": width, "depth": depth, **common}
-        for i in inits for a in activations for r in archs for s in seeds
-    ]
-    points += [
-        {"part": "affine", "init": i, "activation": "relu", "arch": "plain", "seed": s, "width": affine_width,
-         "depth": affine_depth, "bias": float(b), "batch": AFFINE_POINTS}
-        for i in affine_inits for b in biases for s in seeds
-    ]
-    return points
+    return [{"part": "profile", "init": i, "activation": a, "arch": r, "seed": s, "width": width, "depth": depth,
+             **common} for i in inits for a in activations for r in archs for s in seeds] + \
+        [{"part": "affine", "init": i, "activation": "relu", "arch": "plain", "seed": s, "width": affine_width,
+          "depth": affine_depth, "bias": float(b), "batch": AFFINE_POINTS} for i in affine_inits for b in biases
+         for s in seeds]
 
 
 GRID = _grid(INITS, ("relu", "tanh"), ARCHS, [0, 1, 2], 256, 50, 128,
              AFFINE_INITS, [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], 32, 4)
-QUICK = _grid(INITS, ("relu", "tanh"), ARCHS, [0, 1], 64, 24, 64,
-              AFFINE_INITS, [-0.5, 0.0, 0.5], 16, 3)
+QUICK = _grid(INITS, ("relu", "tanh"), ARCHS, [0, 1], 64, 24, 64, AFFINE_INITS, [-0.5, 0.0, 0.5], 16, 3)
 
 
-# -- the study ------------------------------------------------------------------------------
 def point(part: str, init: str, activation: str, arch: str, seed: int, width: int, depth: int,
           bias: float, batch: int) -> dict:
     """One stack (part "profile") or one pointwise-affine network (part "affine").
@@ -75,45 +65,10 @@ def point(part: str, init: str, activation: str, arch: str, seed: int, width: in
     A(x) at ``batch`` random states. ``seed`` draws the weights and the inputs.
     """
     if part == "affine":
-        res = affine_spectra(width, depth, init, bias, seed, points=batch)
-        return {
-            "affine_radius": float(res["radius"].mean()),
-            "affine_radius_std": float(res["radius"].std()),
-            "active_fraction": float(res["active"].mean()),
-            "unstable_fraction": float(np.mean(np.abs(res["eig"]) > 1.0)),
-            "eig_real": res["eig"].real.ravel(),
-            "eig_imag": res["eig"].imag.ravel(),
-        }
+        return affine_summary(width, depth, init, bias, seed, points=batch)
     if part != "profile":
         raise ValueError(f"gradient_stability.part must be one of ('profile', 'affine'); got {part!r}")
-    prof = propagation_profile(depth, width, init, activation, seed, arch, batch)
-    spec = jacobian_spectra(depth, width, init, activation, seed, arch)
-    q, grad = prof["q"], prof["grad"]
-    layers = np.arange(1, depth + 1, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_q, log_g = np.log10(q / q[0]), np.log10(grad / grad[-1])
-        log_norm, log_radius = np.log10(spec["jac_norm"]), np.log10(spec["jac_radius"])
-    return {
-        # per-layer log10 factors: slopes of straight-line fits over all layers
-        "forward_factor": _slope(layers, log_q),
-        "backward_factor": -_slope(layers, log_g),
-        "c": weight_factor(init, width, width, activation),
-        "log10_q_last": float(log_q[-1]),
-        "log10_grad_first": float(log_g[0]),
-        "log10_jac_norm": float(log_norm[-1]),
-        "log10_jac_radius": float(log_radius[-1]),
-        # ReLU Jacobians are singular (inactive units): their condition number is not informative
-        "log10_jac_cond": math.nan if activation == "relu" else
-        float(np.log10(spec["jac_norm"][-1] / spec["jac_smin"][-1])),
-        "q1": float(q[0]),
-        "q": q, "grad": grad, "weight_grad": prof["weight_grad"],
-        "jac_norm": spec["jac_norm"], "jac_radius": spec["jac_radius"], "jac_smin": spec["jac_smin"],
-    }
-
-
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    ok = np.isfinite(y)
-    return float(np.polyfit(x[ok], y[ok], 1)[0]) if ok.sum() >= 2 else math.nan
+    return stack_summary(depth, width, init, activation, seed, arch, batch)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
@@ -152,11 +107,20 @@ def figure(table: pd.DataFrame) -> dict:
     return {NAME: _propagation_figure(prof), f"{NAME}_spectra": _spectra_figure(prof, aff)}
 
 
-def _select(prof, **kw):
-    rows = prof
+def _select(rows, **kw):
     for k, v in kw.items():
         rows = rows[rows[k] == v]
     return rows
+
+
+def _caption(fig, rows: pd.DataFrame, what: str) -> None:
+    """Suptitle: what the figure shows, the seeds, what the shaded band is, quick or full mode."""
+    seeds = sorted(int(s) for s in rows["seed"].unique())
+    n = len(seeds)
+    quick = len(rows) > 0 and (int(rows["width"].max()) < GRID[0]["width"] or n < 3)
+    band = "no band (one seed)" if n < 2 else \
+        f"shaded band = mean ± 1 standard error over the {n} seeds (sample SD / sqrt({n}))"
+    fig.suptitle(f"{what}\nLines: mean over seeds {seeds}; {band}. {'Quick' if quick else 'Full'} mode.", fontsize=8)
 
 
 def _propagation_figure(prof: pd.DataFrame):
@@ -176,15 +140,12 @@ def _propagation_figure(prof: pd.DataFrame):
                 depth, width = len(mean), int(rows["width"].iloc[0])
                 layers = np.arange(1, depth + 1)
                 _band(ax, layers, mean, sem, PALETTE[k], init)
-                c = weight_factor(init, width, width, act)
-                q1 = float(np.mean(rows["q1"]))
-                mf_q, mf_g = mean_field_profile(depth, c, act, q1)
+                mf_q, mf_g = mean_field_profile(depth, weight_factor(init, width, width, act), act,
+                                                float(np.mean(rows["q1"])))
                 ref = np.log10(mf_q / mf_q[0]) if column == "q" else np.log10(mf_g)
                 ax.plot(layers, ref, color=PALETTE[k], ls=":", lw=1.2, label="_nolegend_")
-            what = "forward: $\\log_{10}\\, q_l / q_1$" if column == "q" else \
-                "backward: $\\log_{10}\\, \\|\\partial L/\\partial h_l\\|^2 / \\|\\partial L/\\partial h_L\\|^2$"
-            ax.set_ylabel(what)
-            ax.set_xlabel("layer $l$")
+            ax.set(xlabel="layer $l$", ylabel="forward: $\\log_{10}\\, q_l / q_1$" if column == "q" else
+                   "backward: $\\log_{10}\\, \\|\\partial L/\\partial h_l\\|^2 / \\|\\partial L/\\partial h_L\\|^2$")
             ax.set_title(f"{act}, plain stack", fontsize=9)
     for row, (column, tf) in enumerate((("q", fwd), ("grad", bwd))):
         ax = axes[row, 2]
@@ -193,23 +154,25 @@ def _propagation_figure(prof: pd.DataFrame):
             if rows.empty:
                 continue
             mean, sem = _mean_sem(rows, column, tf)
-            depth = len(mean)
-            layers = np.arange(1, depth + 1)
+            depth, layers = len(mean), np.arange(1, len(mean) + 1)
             _band(ax, layers, mean, sem, PALETTE[k], arch)
             if arch != "recurrent":
                 mf_q, mf_g = mean_field_profile(depth, 2.0, "relu", float(np.mean(rows["q1"])),
                                                 alpha=residual_scale(arch, depth))
                 ref = np.log10(mf_q / mf_q[0]) if column == "q" else np.log10(mf_g)
                 ax.plot(layers, ref, color=PALETTE[k], ls=":", lw=1.2, label="_nolegend_")
-        ax.set_xlabel("layer $l$")
-        ax.set_ylabel(axes[row, 0].get_ylabel())
+        ax.set(xlabel="layer $l$", ylabel=axes[row, 0].get_ylabel())
         ax.set_title("relu, He init: architectures", fontsize=9)
-    axes[0, 0].plot([], [], color="0.4", ls=":", label="mean-field theory")
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    axes[0, 2].plot([], [], color="0.4", ls=":", label="mean-field theory")
-    axes[0, 2].legend(fontsize=7, loc="upper left")
+    n = prof["seed"].nunique()
+    for ax in (axes[0, 0], axes[0, 2]):
+        ax.plot([], [], color="0.4", ls=":", label="mean-field theory")
+        ax.fill_between([], [], [], color="0.4", alpha=0.25, lw=0, label=f"±1 s.e.m. over {n} seeds")
+        ax.legend(fontsize=7, loc="upper left")
     for ax, letter in zip(axes.flat, "abcdef"):
         ax.set_title(f"({letter})", loc="left", fontsize=10, fontweight="bold")
+    w, d = (int(prof[c].iloc[0]) for c in ("width", "depth")) if len(prof) else (0, 0)
+    _caption(fig, prof, f"Signal (top) and gradient (bottom) propagation at initialisation, width {w}, depth {d}; "
+             "dotted: infinite-width mean field (ReLU: c/2 per layer; tanh: Glorot at the order-chaos edge).")
     return fig
 
 
@@ -267,9 +230,12 @@ def _spectra_figure(prof: pd.DataFrame, aff: pd.DataFrame):
     ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
     ax.set_xlabel("bias of every unit")
     ax.set_ylabel("spectral radius of $A(x)$ (mean over $x$)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, title=f"bars: ±1 s.e.m., {aff['seed'].nunique()} seeds", title_fontsize=7)
     for ax, letter in zip(axes.flat, "abcd"):
         ax.set_title(f"({letter})", loc="left", fontsize=10, fontweight="bold")
+    _caption(fig, pd.concat([prof, aff]), "(a, b) norm and radius of the input-output Jacobian of ReLU stacks; (c) "
+             "eigenvalues of A(x) of a ReLU net f(x) = A(x) x + b(x) (seed 0,\n16 states); (d) its spectral radius, "
+             "mean over the states x of each seed: a negative bias switches units off.")
     return fig
 
 

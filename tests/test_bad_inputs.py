@@ -6,11 +6,9 @@ cases whose right answer is a result rather than an error.
 """
 from __future__ import annotations
 
-import math
 import os
 import socket
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np

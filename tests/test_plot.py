@@ -141,3 +141,17 @@ def test_a_rule_keeps_its_colour_in_every_helper():
         for line in ax.get_lines():
             if line.get_label() in ("bcm", "hebbian", "none"):
                 assert matplotlib.colors.to_hex(line.get_color()) == rule_color(line.get_label()).lower()
+
+
+def test_spread_labels_keeps_order_gap_and_range():
+    from plasticity.plot import spread_labels
+
+    # three labels at the same height and one far below: pushed apart by exactly the gap, order kept
+    ys = spread_labels([5.0, 5.0, 5.0, 1.0], gap=1.0, lo=0.0, hi=10.0)
+    assert ys[3] == 1.0 and sorted(ys[:3]) == [5.0, 6.0, 7.0]
+    # a stack that overflows the top is shifted down as a whole, and stays above lo
+    ys = spread_labels([9.5, 9.6, 9.7], gap=1.0, lo=0.0, hi=10.0)
+    assert ys == [8.0, 9.0, 10.0]
+    assert spread_labels([], gap=1.0, lo=0.0, hi=1.0) == []
+    # already spread labels do not move
+    assert spread_labels([3.0, 1.0, 2.0], gap=0.5, lo=0.0, hi=5.0) == [3.0, 1.0, 2.0]

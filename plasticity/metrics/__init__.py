@@ -27,8 +27,9 @@ _EXPORTS = {
     "finite_difference_jacobian": "systems",
     "autograd_jacobian": "systems",
     "jacobian_error": "systems",
-    "map_jacobian": "systems",
-    "flow_jacobian": "systems",
+    # rate networks as systems
+    "map_jacobian": "rate_systems",
+    "flow_jacobian": "rate_systems",
     # lyapunov
     "lyapunov_spectrum": "lyapunov",
     "LyapunovResult": "lyapunov",

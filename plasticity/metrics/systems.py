@@ -9,14 +9,11 @@ Without one, :meth:`jacobian` uses central finite differences for numpy states (
 torch tensors (the callable must then map tensors to tensors). Every call checks the output
 shape against the input: a wrong shape is reported with the callable's name and both shapes.
 
-Rate-network Jacobians (``W[post, pre]``, activation ``phi``):
-
-    map,  x <- phi(g (W x + I) - b):          J = diag(g phi'(g (W x + I) - b)) W
-    flow, tau dx/dt = -x + W phi(x) + I:      J = (-1 + W diag(phi'(x))) / tau      ("current" form)
-    flow, tau dr/dt = -r + phi(W r + I):      J = (-1 + diag(phi'(W r + I)) W) / tau  ("rate" form)
+The rate network's equations (``map_jacobian``, ``flow_jacobian``, ``rate_system``) live in
+:mod:`plasticity.metrics.rate_systems`; they are importable from here too.
 
 Reference: Strogatz (2015), Nonlinear Dynamics and Chaos, ch. 6 and 10 (linearisation of flows
-and maps); Miller & Fumarola (2012), Neural Comput 24:25 (the two rate-model forms).
+and maps).
 """
 from __future__ import annotations
 
@@ -25,8 +22,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from plasticity._validation import check_choice, check_number, positive
-from plasticity.metrics.linalg import as_square, is_torch
+from plasticity.metrics.linalg import is_torch
 
 __all__ = [
     "Map",
@@ -34,13 +30,8 @@ __all__ = [
     "finite_difference_jacobian",
     "autograd_jacobian",
     "jacobian_error",
-    "map_jacobian",
-    "flow_jacobian",
-    "rate_system",
-    "ACTIVATIONS",
 ]
 
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 _FD_SCALE = np.finfo(np.float64).eps ** (1.0 / 3.0)  # balances O(h^2) truncation and O(eps/h) rounding
 
 
@@ -284,221 +275,12 @@ def jacobian_error(system: Map | Flow, x: Any) -> float:
     return diff / max(1.0, scale)
 
 
-# -- rate networks ---------------------------------------------------------------------------
-def _activation(activation: str, u: Any) -> tuple[Any, Any]:
-    """``(phi(u), phi'(u))`` for a named activation (checked by the caller), numpy or torch."""
-    if is_torch(u):
-        import torch
-
-        if activation == "tanh":
-            y = torch.tanh(u)
-            return y, 1.0 - y * y
-        if activation == "relu":
-            return torch.relu(u), (u > 0).to(u.dtype)
-        if activation == "sigmoid":
-            y = torch.sigmoid(u)
-            return y, y * (1.0 - y)
-        return u, torch.ones_like(u)
-    if activation == "tanh":
-        y = np.tanh(u)
-        return y, 1.0 - y * y
-    if activation == "relu":
-        return np.maximum(u, 0.0), (u > 0).astype(u.dtype)
-    if activation == "sigmoid":
-        y = 0.5 * (1.0 + np.tanh(0.5 * u))  # = 1/(1+exp(-u)) without overflow
-        return y, y * (1.0 - y)
-    return u, np.ones_like(u)
+_RATE_NAMES = ("map_jacobian", "flow_jacobian", "rate_system", "ACTIVATIONS")
 
 
-def _check_inputs(owner: str, inputs: Any, W: Any) -> Any:
-    """``inputs`` as a float, or an (n,) array (a tensor like ``W`` when ``W`` is one)."""
-    n = W.shape[0]
-    if inputs is None:
-        return 0.0
-    shape = tuple(inputs.shape) if is_torch(inputs) else np.shape(inputs)
-    if shape not in ((), (n,)):
-        raise ValueError(f"{owner}: inputs must be None, a scalar or shape ({n},); got shape {shape}")
-    if shape == () and not is_torch(inputs):
-        return float(inputs)
-    if is_torch(W) and not is_torch(inputs):
-        import torch
+def __getattr__(name: str) -> Any:  # the rate systems, defined in rate_systems (which imports this module)
+    if name in _RATE_NAMES:
+        from plasticity.metrics import rate_systems
 
-        return torch.as_tensor(inputs, dtype=W.dtype, device=W.device)
-    return inputs if is_torch(inputs) else np.asarray(inputs, dtype=np.float64)
-
-
-def _rate_args(owner: str, W: Any, x: Any, inputs: Any) -> tuple[Any, Any, Any]:
-    W = as_square(owner, W)
-    if not is_torch(x):
-        x = np.asarray(x, dtype=np.float64)
-    if tuple(x.shape) != (W.shape[0],):
-        raise ValueError(f"{owner}: x has shape {tuple(x.shape)}; expected ({W.shape[0]},) from W of shape {tuple(W.shape)}")
-    return W, x, _check_inputs(owner, inputs, W)
-
-
-def map_jacobian(W: Any, x: Any, activation: str = "tanh", inputs: Any = None, *, gain: Any = 1.0, threshold: Any = 0.0) -> Any:
-    """Jacobian of the rate map ``x <- phi(gain * (W x + I) - threshold)``.
-
-        J = diag(gain * phi'(gain * (W x + I) - threshold)) W
-
-    Parameters
-    ----------
-    W : (n, n) array or tensor
-        Weights ``W[post, pre]``.
-    x : (n,) array or tensor
-        State (the rates of the previous step).
-    activation : {"tanh", "relu", "sigmoid", "linear"}
-    inputs : None, float or (n,) array
-        External input ``I`` (0 by default).
-    gain, threshold : float or (n,) array
-        Intrinsic gain and threshold of each neuron (see ``IntrinsicPlasticity``).
-
-    Returns
-    -------
-    (n, n) array or tensor
-    """
-    W, x, inputs = _rate_args("map_jacobian", W, x, inputs)
-    check_choice("map_jacobian", "activation", activation, ACTIVATIONS)
-    return _map_jacobian(W, x, activation, inputs, _like(gain, W), _like(threshold, W))
-
-
-def _like(value: Any, W: Any) -> Any:
-    """A numpy array parameter as a tensor like ``W`` when ``W`` is a tensor (numbers pass through)."""
-    if is_torch(W) and isinstance(value, np.ndarray):
-        import torch
-
-        return torch.as_tensor(value, dtype=W.dtype, device=W.device)
-    return value
-
-
-def _map_jacobian(W: Any, x: Any, activation: str, inputs: Any, gain: Any, threshold: Any) -> Any:
-    _, slope = _activation(activation, gain * (W @ x + inputs) - threshold)
-    return (gain * slope)[:, None] * W
-
-
-def flow_jacobian(W: Any, x: Any, activation: str = "tanh", tau: float = 1.0, *, inputs: Any = None, form: str = "current") -> Any:
-    """Jacobian of a continuous-time rate network, per unit model time.
-
-        form="current":  tau dx/dt = -x + W phi(x) + I     ->  J = (-1 + W diag(phi'(x))) / tau
-        form="rate":     tau dr/dt = -r + phi(W r + I)     ->  J = (-1 + diag(phi'(W r + I)) W) / tau
-
-    ``form="current"`` is the convention of ``models.RateNetwork(dynamics="flow")``; its
-    Jacobian does not depend on ``I``.
-
-    Parameters
-    ----------
-    W : (n, n) array or tensor
-        Weights ``W[post, pre]``.
-    x : (n,) array or tensor
-        State.
-    activation : {"tanh", "relu", "sigmoid", "linear"}
-    tau : float
-        Time constant, in (0, inf), model time units.
-    inputs : None, float or (n,) array
-        External input (used by ``form="rate"`` only).
-    form : {"current", "rate"}
-
-    Returns
-    -------
-    (n, n) array or tensor
-    """
-    owner = "flow_jacobian"
-    check_number(owner, "tau", tau, positive)
-    check_choice(owner, "form", form, ("current", "rate"))
-    W, x, inputs = _rate_args(owner, W, x, inputs)
-    check_choice(owner, "activation", activation, ACTIVATIONS)
-    return _flow_jacobian(W, x, activation, tau, inputs, form)
-
-
-def _flow_jacobian(W: Any, x: Any, activation: str, tau: float, inputs: Any, form: str) -> Any:
-    if form == "current":
-        _, slope = _activation(activation, x)
-        J = W * slope[None, :]
-    else:
-        _, slope = _activation(activation, W @ x + inputs)
-        J = slope[:, None] * W
-    if is_torch(J):
-        import torch
-
-        J = J - torch.eye(J.shape[0], dtype=J.dtype, device=J.device)
-    else:
-        J[np.diag_indices_from(J)] -= 1.0
-    return J / tau
-
-
-def _matmul(W: Any, V: Any) -> Any:
-    """``W @ V`` (V a vector or a matrix); float64 numpy products go through scipy's BLAS, as the
-    Lyapunov loop's factorisations do: alternating numpy's and scipy's OpenBLAS thread pools in
-    one loop lets one pool spin while the other works (measured: top-100 exponents at N = 1000,
-    25 ms per step with numpy's matrix-vector product, against ~10 ms with scipy's)."""
-    if is_torch(W) or W.dtype != np.float64 or V.dtype != np.float64 or W.ndim != 2:
-        return W @ V
-    from scipy.linalg import blas
-
-    c_order = W.flags.c_contiguous and not W.flags.f_contiguous  # C-ordered W is a Fortran-ordered W^T
-    if V.ndim == 1:
-        return blas.dgemv(1.0, W.T, V, trans=1) if c_order else blas.dgemv(1.0, W, V)
-    if c_order:
-        return blas.dgemm(1.0, W.T, V, trans_a=1)
-    return blas.dgemm(1.0, W, V)
-
-
-class _LastInput:
-    """Remembers ``W x + I`` for the last ``x``: a Lyapunov step asks for step(x) and jvp(x, Q) at the same x."""
-
-    def __init__(self, W: Any, inputs: Any) -> None:
-        self.W, self.inputs, self.x, self.u = W, inputs, None, None
-
-    def __call__(self, x: Any) -> Any:
-        if self.x is None or self.x.shape != x.shape or not bool((self.x == x).all()):  # O(n) against O(n^2)
-            self.u = _matmul(self.W, x) + self.inputs
-            self.x = x.clone() if is_torch(x) else np.array(x, copy=True)
-        return self.u
-
-
-def rate_system(W: Any, activation: str = "tanh", dynamics: str = "map", tau: float = 1.0, inputs: Any = None, *,
-                gain: Any = 1.0, threshold: Any = 0.0, form: str = "current") -> Map | Flow:
-    """The frozen-weight rate network as a :class:`Map` or :class:`Flow` with its analytic Jacobian.
-
-    ``dynamics="map"``: ``x <- phi(gain * (W x + I) - threshold)``; ``dynamics="flow"``:
-    ``tau dx/dt = -x + W phi(x) + I`` (``form="current"``) or ``tau dr/dt = -r + phi(W r + I)``
-    (``form="rate"``); see :func:`map_jacobian` and :func:`flow_jacobian`. The system also gets
-    the tangent map ``jvp(x, V)`` (``phi' * (W V)``, never forming J) and ``dim = n``. ``W`` and
-    ``inputs`` are used as given (not copied: do not modify them while the system is in use).
-    """
-    owner = "rate_system"
-    check_choice(owner, "dynamics", dynamics, ("map", "flow"))
-    W = as_square(owner, W)
-    n = W.shape[0]
-    inputs = _check_inputs(owner, inputs, W)
-    gain, threshold = _like(gain, W), _like(threshold, W)
-    check_choice(owner, "activation", activation, ACTIVATIONS)
-    if dynamics == "map":
-        field = _LastInput(W, inputs)
-
-        def step(x):
-            return _activation(activation, gain * field(x) - threshold)[0]
-
-        def map_jvp(x, V):
-            slope = gain * _activation(activation, gain * field(x) - threshold)[1]
-            return slope[:, None] * _matmul(W, V)
-
-        return Map(step, lambda x: _map_jacobian(W, x, activation, inputs, gain, threshold), jvp=map_jvp, dim=n)
-    check_number(owner, "tau", tau, positive)
-    check_choice(owner, "form", form, ("current", "rate"))
-    if form == "current":
-        def rhs(x):
-            return (-x + W @ _activation(activation, x)[0] + inputs) / tau
-
-        def flow_jvp(x, V):
-            return (-V + _matmul(W, _activation(activation, x)[1][:, None] * V)) / tau
-    else:
-        field = _LastInput(W, inputs)
-
-        def rhs(x):
-            return (-x + _activation(activation, field(x))[0]) / tau
-
-        def flow_jvp(x, V):
-            return (-V + _activation(activation, field(x))[1][:, None] * _matmul(W, V)) / tau
-
-    return Flow(rhs, lambda x: _flow_jacobian(W, x, activation, tau, inputs, form), jvp=flow_jvp, dim=n)
+        return getattr(rate_systems, name)
+    raise AttributeError(f"module 'plasticity.metrics.systems' has no attribute {name!r}")

@@ -12,11 +12,9 @@ rules' codes 1-6 in :mod:`plasticity.rules._dispatch`):
 An unknown code leaves everything untouched, like 0; the Python side maps a rule to its code
 (``rule.kind``), so a network never builds a code by hand.
 
-Caveat (numba, ``cache=True``): a cached caller is invalidated only when its own source file
-changes, not when a kernel it calls in another module does. After editing a rule's kernel,
-delete the ``*.nbi``/``*.nbc`` files of this module (and of any caller, e.g. the network's
-loop) or the old kernel keeps running. Measured here: an edited triplet kernel ran 3x slower
-through a stale cached dispatcher until its cache files were removed.
+Caching: this dispatcher and its callers (the network loop) are cached by numba with the rule
+kernels inlined; an edited rule kernel still takes effect at the next run because the cache
+folder is keyed on all the project's sources (:mod:`plasticity._numba_cache`).
 """
 from __future__ import annotations
 

@@ -101,6 +101,42 @@ def test_rate_system_dynamics_are_the_documented_equations():
                                (-x + 1.0 / (1.0 + np.exp(-(W @ x + I)))) / 2.0, rtol=1e-14)
 
 
+@pytest.mark.parametrize("form", ["current", "rate"])
+def test_rate_flow_with_gains_thresholds_and_a_time_constant_per_neuron(form):
+    rng = np.random.default_rng(6)
+    n = 10
+    W, x, I = rng.normal(0.0, 1.0 / np.sqrt(n), (n, n)), rng.uniform(-1, 1, n), rng.normal(0.0, 0.3, n)
+    gain, threshold, tau = rng.uniform(0.5, 1.5, n), rng.normal(0.0, 0.2, n), rng.uniform(0.5, 2.0, n)
+    system = rate_system(W, "sigmoid", "flow", tau=tau, inputs=I, gain=gain, threshold=threshold, form=form)
+
+    def sig(u):
+        return 1.0 / (1.0 + np.exp(-u))
+
+    u = gain * x - threshold if form == "current" else gain * (W @ x + I) - threshold
+    expected = (-x + W @ sig(u) + I) / tau if form == "current" else (-x + sig(u)) / tau
+    np.testing.assert_allclose(system(x), expected, rtol=1e-14)
+    assert jacobian_error(system, x) < FD_TOL
+    J = flow_jacobian(W, x, "sigmoid", tau, inputs=I, form=form, gain=gain, threshold=threshold)
+    np.testing.assert_array_equal(system.jacobian(x), J)
+    V = rng.normal(size=(n, 3))
+    np.testing.assert_allclose(system.jvp(x, V), J @ V, rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match=r"rate_system: tau must be a number in \(0, inf\) or an array of shape \(10,\)"):
+        rate_system(W, "tanh", "flow", tau=-tau)
+
+
+def test_rate_system_takes_an_activation_per_neuron():
+    from plasticity.activations import PerNeuronActivation
+
+    rng = np.random.default_rng(7)
+    n = 8
+    W, x = np.abs(rng.normal(0.0, 0.5, (n, n))), rng.uniform(0.2, 1.0, n)
+    phi = PerNeuronActivation([(slice(0, 5), "power", 0.5, 2.0, None), (slice(5, 8), "rectified_tanh", 1.0, 2.0, None)])
+    system = rate_system(W, phi, inputs=0.3)
+    u = W @ x + 0.3  # every input positive: away from the kinks
+    np.testing.assert_allclose(system(x), np.concatenate([0.5 * u[:5] ** 2, np.tanh(u[5:])]), rtol=1e-14)
+    assert jacobian_error(system, x) < FD_TOL
+
+
 # -- call-time checks --------------------------------------------------------------------------
 def test_wrong_output_shapes_name_the_callable():
     bad_step = Map(lambda x: np.zeros(3), henon_jac)

@@ -2,7 +2,6 @@
 kept under every registered rule, mean-field quiet state, homeostasis at network level, errors."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -10,8 +9,7 @@ import pytest
 
 from models import RatePopulation, RateProjection, RateNetwork
 from models._population_kernels import ABSENT
-from models.population_network import EI_DEFAULTS, _population_phi
-from models._rate_support import numpy_activation
+from models.population_network import EI_DEFAULTS
 from plasticity.rules import (BCM, Hebbian, HeterosynapticDecay, InhibitoryPlasticity, IntrinsicPlasticity, PairSTDP,
                               SynapticScaling)
 from plasticity.rules.registry import RATE_RULES
@@ -23,6 +21,16 @@ def small_net(dynamics="flow", seed=0, p=0.3, act_e="relu", act_i="relu", dtype=
     projs = [RateProjection("E", "E", p=p, w=0.08, w_max=0.5), RateProjection("E", "I", p=p, w=0.1),
              RateProjection("I", "E", p=p, w=0.15), RateProjection("I", "I", p=1.0, w=0.05)]
     return RateNetwork.from_populations(pops, projs, dynamics=dynamics, dt=0.1, seed=seed, dtype=dtype)
+
+
+POPULATION_PHI = {
+    "relu": lambda z, p: np.maximum(z, 0.0),
+    "rectified_tanh": lambda z, p: np.maximum(np.tanh(z), 0.0),
+    "power": lambda z, p: p.k * np.maximum(z, 0.0) ** p.exponent,
+    "sigmoid": lambda z, p: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": lambda z, p: np.tanh(z),
+    "linear": lambda z, p: z,
+}
 
 
 def reference_run(net, steps, plasticity, inputs, x0):
@@ -39,12 +47,11 @@ def reference_run(net, steps, plasticity, inputs, x0):
                                  sl[net.projections[k].source].stop - sl[net.projections[k].source].start)
               for k, rule in plasticity.items()}
 
-    def phi(u):
+    def phi(u):  # the populations' activations written out (independent of plasticity.activations)
         out = np.empty(net.n)
         for p in pops:
-            f, df = numpy_activation(p.activation)
             z = gain[sl[p.name]] * u[sl[p.name]] - thr[sl[p.name]]
-            out[sl[p.name]] = _population_phi(p, f, df, z)[0]
+            out[sl[p.name]] = np.minimum(POPULATION_PHI[p.activation](z, p), np.inf if p.max_rate is None else p.max_rate)
         return out
 
     x = x0.copy()

@@ -343,6 +343,22 @@ def test_a_static_run_after_intrinsic_plasticity_is_the_frozen_system():
     np.testing.assert_allclose(res.states[-1], x, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_a_map_step_after_intrinsic_plasticity_is_the_frozen_system(activation):
+    # the map the kernel runs and the Map that as_system() returns (built by rate_system) are one
+    # definition: one kernel step from x equals system(x), phi(g (W x + I) - b) written out
+    net = make(dynamics="map", activation=activation)
+    net.run(40, rule=RULES["intrinsic"], inputs=0.1)
+    gain, thr = net.rule_state.gain.copy(), net.rule_state.threshold.copy()
+    assert np.abs(thr).max() > 0.01
+    system, x = net.as_system(inputs=0.1), net.x.copy()
+    assert system.has_jvp and system.dim == net.n
+    np.testing.assert_allclose(system(x), phi_ref(activation, gain * (net.W @ x + 0.1) - thr), rtol=1e-14, atol=1e-15)
+    res = net.run(1, inputs=0.1)
+    # the kernel sums W x in vector lanes, BLAS in its own order: rounding of n-term sums
+    np.testing.assert_allclose(res.states[-1], system(x), rtol=1e-13, atol=1e-14)
+
+
 def test_default_snapshots_only_while_they_fit(monkeypatch):
     # beyond SNAPSHOT_BYTES for the two copies, a run records no weights unless asked
     monkeypatch.setattr(models.rate, "SNAPSHOT_BYTES", 2 * 12 * 12 * 8 - 1)

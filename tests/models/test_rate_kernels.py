@@ -120,3 +120,17 @@ def test_sigmoid_does_not_overflow():
     # references from 1/(1+exp(-u)) and exp(u)/(1+exp(u)) where they do not overflow
     np.testing.assert_allclose(out, [0.0, np.exp(-30.0) / (1 + np.exp(-30.0)), 0.5, 1 / (1 + np.exp(-30.0)), 1.0],
                                rtol=1e-15, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid", "linear"])
+def test_kernel_activation_is_the_tables(name):
+    # the kernel's phi(gain * u - thr) is the compiled scalar of plasticity.activations; its numpy
+    # entry is a separate, vectorised implementation of the same formula: equal to libm ulps
+    from models._rate_kernels import ACTIVATIONS as CODES
+    from plasticity.activations import ACTIVATIONS
+
+    rng = np.random.default_rng(3)
+    u, gain, thr = rng.uniform(-5, 5, 64), rng.uniform(0.5, 1.5, 64), rng.normal(0, 0.3, 64)
+    out = np.empty(64)
+    phi_into(CODES[name], u, gain, thr, True, out)
+    np.testing.assert_allclose(out, ACTIVATIONS[name].value(gain * u - thr), rtol=1e-14, atol=1e-300)

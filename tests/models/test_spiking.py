@@ -234,13 +234,15 @@ def test_plastic_synapse_costs_at_most_12_bytes():
     net = SpikingNetwork.coba(seed=0, n_exc=800, n_inh=200)
     pk = pack_plastic(net, {"EE": TripletSTDP.minimal_visual_cortex()})
     # target index (build), weight, by-post presynaptic neuron and place in its row (run)
-    per_synapse = pk["indices"].itemsize + pk["w_run"].itemsize + pk["post_syn_off"].itemsize + pk["post_pre"].itemsize
+    syn = pk.syn
+    per_synapse = syn.indices.itemsize + syn.w_run.itemsize + syn.post_off.itemsize + syn.post_pre.itemsize
     assert per_synapse == 10
     # one copy of the connectivity: the kernel reads the build's arrays; fixed weights are one number
-    assert pk["indices"] is net._built.indices and pk["indptr"] is net._built.indptr
+    assert syn.indices is net._built.indices and syn.indptr is net._built.indptr
     assert net._built.weights.size == 0
     n_ee = net._built.projections[0]["n_syn"]
-    assert pk["w_run"].size == pk["post_pre"].size == n_ee
+    assert syn.w_run.size == syn.post_pre.size == n_ee
+    assert pk.plastic == {"EE": slice(0, n_ee)}
 
 
 # ---- the result object ------------------------------------------------------------------------

@@ -9,8 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from models._spiking_build import (_capacity, _draw_into, bernoulli_pairs, projection_csr,
-                                   projection_weights)
+from models._spiking_connect import _capacity, _draw_into, bernoulli_pairs, projection_csr, projection_weights
 from models.spiking import LIFPopulation, PoissonPopulation, Projection, SpikingNetwork
 from plasticity.rules import InhibitorySTDP, TripletSTDP
 

@@ -91,3 +91,56 @@ def test_principal_projection_recovers_a_planar_trajectory():
     np.testing.assert_allclose(np.linalg.norm(proj[:, None] - proj[None], axis=2), d, atol=1e-12)
     assert np.isnan(proj_other[3]).all()
     np.testing.assert_array_equal(np.delete(proj_other, 3, axis=0), np.delete(proj[:10], 3, axis=0))
+
+
+def test_perturb_uniform_stays_in_the_box_and_leaves_masked_entries():
+    theta0 = torch.arange(6, dtype=torch.float64)
+    mask = np.array([True, True, False, True, False, True])
+    out = tr.perturb_uniform(theta0, 500, 1e-3, seed=0, mask=mask)
+    xi = (out - theta0).numpy()
+    assert out.shape == (500, 6) and np.all(np.abs(xi) <= 1e-3)
+    assert np.all(xi[:, ~mask] == 0)
+    # U(-eps, eps) has mean 0 and variance eps^2 / 3: 2000 draws, 5 standard errors
+    assert abs(xi[:, mask].mean()) < 5 * 1e-3 / math.sqrt(3 * 2000)
+    assert xi[:, mask].var() == pytest.approx(1e-6 / 3, rel=0.1)
+    with pytest.raises(ValueError, match="eps"):
+        tr.perturb_uniform(theta0, 2, 0.0, seed=0)
+
+
+@pytest.mark.parametrize("lr_h", [0.5, 1.5])
+def test_train_with_copies_on_a_quadratic(lr_h):
+    # both sets of copies contract (or grow) by |1 - lr h| per step: exponent ln|1 - lr h| from the
+    # start and from the restart at step burn
+    h = 2.0
+    grad_fn = _quadratic(np.array([[h]]))
+    theta0 = torch.tensor([0.5], dtype=torch.float64)
+    run = tr.train_with_copies(grad_fn, theta0, lr_h / h, 40, 2, 1e-6, np.random.default_rng(0), burn=10)
+    assert run["diverged_at"] is None and run["burn"] == 10
+    assert run["full"].shape == (3, 41, 1) and run["late"].shape == (3, 31, 1)
+    # the reference of the late set is the reference of the whole run from step burn on
+    np.testing.assert_array_equal(run["late"][0].numpy(), run["full"][0, 10:].numpy())
+    for traj in (run["full"], run["late"]):
+        assert tr.exponent(traj)[0] == pytest.approx(math.log(abs(1.0 - lr_h)), abs=1e-9)
+
+
+def test_train_with_copies_reports_divergence_before_burn():
+    grad_fn = _quadratic(np.array([[3.0]]))
+    run = tr.train_with_copies(grad_fn, torch.tensor([0.7], dtype=torch.float64), 1.0, 200, 2, 1e-6,
+                               np.random.default_rng(0))
+    # |1 - 3| = 2 per step: past the bound 1e6 at step ceil(log2(1e6 / 0.7)) = 21 < burn = 100
+    assert run["diverged_at"] == 21 and run["late"] is None
+    assert run["full"].shape == (3, 201, 1) and torch.isnan(run["full"][0, 21:]).all()
+    with pytest.raises(ValueError, match="burn"):
+        tr.train_with_copies(grad_fn, torch.tensor([0.7], dtype=torch.float64), 0.1, 10, 1, 1e-6,
+                             np.random.default_rng(0), burn=10)
+
+
+def test_best_r2_exponent_finds_the_exponential_stretch():
+    # growth at rate 0.2 for 60 steps, then a plateau: the best window lies in the growth, slope exact
+    t = np.arange(200)
+    d = 1e-8 * np.exp(0.2 * np.minimum(t, 60))
+    slope, r2, (a, b) = tr.best_r2_exponent(d)
+    assert slope == pytest.approx(0.2, rel=1e-12) and r2 == pytest.approx(1.0)
+    assert b <= 61
+    # a series that is not finite from the start has no window
+    assert math.isnan(tr.best_r2_exponent(np.full(20, np.nan))[0])

@@ -30,7 +30,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plasticity.rules._base import state_class
 from plasticity.rules.registry import RATE_RULES, SPIKING_RULES
 
 CLASSES = list(RATE_RULES) + list(SPIKING_RULES)

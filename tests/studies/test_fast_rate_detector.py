@@ -1,24 +1,10 @@
-"""studies/fast_rate_detector.py: its critical-value estimate, the mean-field formula and the point functions at
-tiny sizes (the BCM boundaries and models it uses are tested in tests/models/test_bcm_stability.py)."""
-import math
-
+"""studies/fast_rate_detector.py: the point functions at tiny sizes, and the figure and summary on a constructed
+table (the estimates and read-outs are tested in tests/models/test_rate_detector.py, the BCM boundaries and models
+in tests/models/test_bcm_stability.py)."""
 import numpy as np
 import pytest
 
 from studies import fast_rate_detector as frd
-
-
-def test_critical_from_sweep():
-    est, lo, hi = frd.critical_from_sweep([1, 2, 4, 8], [0.0, 0.0, 1.0, 1.0])
-    assert (lo, hi) == (2, 4) and est == pytest.approx(math.sqrt(8))
-    assert math.isnan(frd.critical_from_sweep([1, 2], [0.0, 0.0])[0])
-
-
-def test_meanfield_tau_rate_formula():
-    # 1 / (G eta a3+ tau+ tau_y kappa^2) with the minimal visual-cortex set (Pfister & Gerstner 2006, Table 4)
-    kappa = 7.1e-3 * 33.7e-3 / (6.5e-3 * 16.8e-3 * 0.125)
-    expected = 1 / (50.0 * 2.0 * 6.5e-3 * 16.8e-3 * 0.125 * kappa**2)
-    assert frd.meanfield_tau_rate(50.0, 2.0) == pytest.approx(expected, rel=1e-12)
 
 
 def test_rate_point_returns_documented_keys():
@@ -31,22 +17,45 @@ def test_rate_point_returns_documented_keys():
 
 def test_spiking_points_run_at_tiny_size():
     out = frd.point("spiking", seed=0, tau_rate=0.5, eta=1.0, n=400, duration=0.2)
-    assert {"rate_E_peak", "rate_E_final", "slow_osc", "runaway_at", "diverged", "unstable", "w_EE_final",
+    assert {"rate_E_peak", "rate_E_final", "slow_osc", "runaway_at", "diverged", "unstable", "why", "w_EE_final",
             "rate_times", "rate_E_t"} <= set(out)
     assert out["rate_E_t"].shape == out["rate_times"].shape and np.all(np.isfinite(out["rate_E_t"]))
-    gain = frd.point("gain", seed=0, ee_scale=0.9, n=400, duration=0.2)
-    assert set(gain) == {"rate_E_final"}
-    # independently: the same seeded run, its E spikes counted from the spike list (the point reads the
-    # run's per-neuron counts); a silent or a wrongly scaled network would not give the same positive rate
+    probe = frd.point("probe", seed=0, kind="ltp", ee_scale=0.9, n=400)
+    assert set(probe) == {"drift", "rate_E"} and probe["drift"] > 0 and probe["rate_E"] > 0
     from models.spiking_builders import driven_coba
 
-    net = driven_coba(400, 50.0, 0, ee_scale=0.9)
-    _, _, w = net.connectivity("EE")
+    _, _, w = driven_coba(400, 50.0, 0, ee_scale=0.9).connectivity("EE")
     np.testing.assert_allclose(w, 0.9 * 6e-9, rtol=1e-6)  # ee_scale reached the E->E weights (float32)
-    res = net.run(0.2, progress=False)
-    E = res.populations["E"]
-    n_spikes = np.count_nonzero((res.spike_indices >= E.start) & (res.spike_indices < E.stop))
-    assert n_spikes > 0
-    assert gain["rate_E_final"] == pytest.approx(n_spikes / ((E.stop - E.start) * 0.2), rel=1e-12)
     with pytest.raises(ValueError, match="part must be one of"):
         frd.point("other", seed=0, n=400, duration=0.2)
+
+
+def test_figure_marks_silent_runs_and_scales_to_the_data():
+    # a constructed table: spiking runs (one crossing the runaway line), Poisson-drift probes, BCM runs of which one
+    # collapsed to y = 0; (a) is scaled to the data, (e) marks the silent run instead of drawing a tiny amplitude
+    import pandas as pd
+
+    t = np.arange(100) * 0.05
+    rows = []
+    for tau, peak in ((0.5, 20.0), (1.0, 30.0), (2.0, 120.0)):
+        rows.append({"part": "spiking", "eta": 1.0, "tau_rate": tau, "seed": 0, "unstable": peak > 50,
+                     "why": "runaway" if peak > 50 else "", "rate_E_peak": peak, "rate_E_final": 10.0, "slow_osc": 0.1,
+                     "runaway_at": 0.3 if peak > 50 else np.nan, "rate_times": t, "rate_E_t": np.where(t < 1, peak, 10.0)})
+    for s in (0.8, 0.9, 1.0, 1.1):
+        rows += [{"part": "probe", "kind": k, "ee_scale": s, "seed": 0, "drift": d * s, "rate_E": 20 * s}
+                 for k, d in (("ltp", 0.3), ("ltd", -0.1))]
+    for model, tc in (("neuron", 30.0), ("network", 21.6)):
+        for tau in (10.0, 20.0, 40.0):
+            silent = model == "neuron" and tau == 40.0
+            rows.append({"part": "rate", "model": model, "tau_theta": tau, "seed": 0, "tau_c": tc,
+                         "amplitude": 0.0 if silent else 0.01 * tau, "final_rate": 0.0 if silent else 1.0,
+                         "diverged": False, "unstable": tau > tc, "t": t, "y": np.ones_like(t)})
+    table = pd.DataFrame(rows).assign(error=None)
+    fig = frd.figure(table)
+    a, e = fig.axes[0], fig.axes[4]
+    assert 120 <= a.get_ylim()[1] < 300
+    silent = [line for line in e.get_lines() if line.get_gid() == "silent"]
+    assert len(silent) == 1 and list(silent[0].get_xdata()) == [40.0]
+    assert all(40.0 not in line.get_xdata() for line in e.get_lines() if line.get_label() == "neuron")
+    summary = frd.summarize(table)
+    assert set(summary["part"]) == {"spiking", "rate"} and (summary.loc[summary["part"] == "spiking", "paper"] == frd.PAPER).all()

@@ -1,5 +1,6 @@
 """studies/gradient_stability.py: its point function (the per-layer factor it reports), summary and figures
-at small sizes. The library it uses is tested in tests/models/test_feedforward.py and test_propagation.py."""
+at small sizes. The library it uses is tested in tests/models/test_feedforward.py, test_propagation.py and
+test_propagation_summary.py."""
 import math
 
 import numpy as np
@@ -48,3 +49,6 @@ def test_point_is_deterministic_and_figure_draws():
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
         letters = [ax.get_title(loc="left") for ax in axes]
         assert letters == [f"({c})" for c in "abcdef"[: len(axes)]]
+        # the caption says what the band is, over how many seeds, and the mode
+        assert "shaded band = mean ± 1 standard error over the 2 seeds" in fig.get_suptitle()
+        assert "seeds [0, 1]" in fig.get_suptitle() and "Quick mode" in fig.get_suptitle()

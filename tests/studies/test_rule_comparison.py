@@ -1,5 +1,6 @@
-"""studies/rule_comparison.py: the headline study at a tiny size (n_E = 200, one seed), its
-measures on hand-made inputs, its tables and figure, and the shared rule palette."""
+"""studies/rule_comparison.py: the headline study at a tiny size (n_E = 200, one seed), its tables and
+figure, and the shared rule palette. Its library is tested in tests/models/test_assemblies.py,
+test_ei_conditions.py, test_frozen_stability.py and tests/metrics/test_retention.py, test_outcomes.py."""
 import math
 import os
 import subprocess
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.assemblies import assembly_groups
 from plasticity import plot
+from plasticity.metrics.retention import retention_index
 from studies import rule_comparison as rc
 
 TINY = {"condition": list(rc.CONDITION_NAMES), "seed": [0], "n_exc": [200], "n_inh": [50]}
@@ -107,60 +110,10 @@ def test_diverged_metrics_come_from_the_weights_at_divergence(monkeypatch):
     assert out["diverged"] and out["diverged_phase"] == "learning"
     W = net.weights("EE")
     assert out["J_EE"] == pytest.approx(W.sum(axis=1).mean(), rel=1e-12)
-    groups = rc.assemblies(200, 0)
-    assert out["retention"] == pytest.approx(rc.retention_index(W, net.connectivity("EE"), groups), rel=1e-12)
+    groups = assembly_groups(200, rc.K, 0)
+    assert out["retention"] == pytest.approx(retention_index(W, net.connectivity("EE"), groups), rel=1e-12)
     assert out["J_EE"] > 10 * 0.5  # far above the start and any checkpoint before the runaway
     assert out["measured_at"] == pytest.approx(net.t - rc.T_SETTLE, abs=1e-9)
-
-
-def test_retention_index_on_hand_made_weights():
-    groups = [np.array([0, 1, 2]), np.array([3, 4, 5])]
-    n = 8  # neurons 6, 7 belong to no assembly: never counted
-    mask = ~np.eye(n, dtype=bool)
-    W = np.ones((n, n))
-    assert rc.retention_index(W, mask, groups) == pytest.approx(1.0, abs=1e-15)
-    W[:3, :3] = 3.0
-    W[3:6, 3:6] = 3.0
-    W[6:, :] = 100.0  # rows and columns of non-assembly neurons do not count
-    W[:, 6:] = 100.0
-    assert rc.retention_index(W, mask, groups) == pytest.approx(3.0, rel=1e-15)
-    mask[0, 1] = False
-    W[0, 1] = 1e6  # an absent synapse does not count either
-    assert rc.retention_index(W, mask, groups) == pytest.approx(3.0, rel=1e-15)
-    assert math.isnan(rc.retention_index(np.zeros((n, n)), mask, groups))
-
-
-def test_assemblies_are_disjoint_and_cover_half_of_E():
-    groups = rc.assemblies(400, 3)
-    flat = np.concatenate(groups)
-    assert len(groups) == rc.K and all(len(g) == 400 // (2 * rc.K) for g in groups)
-    assert len(set(flat)) == flat.size == 200 and flat.max() < 400
-    assert all(np.array_equal(a, b) for a, b in zip(groups, rc.assemblies(400, 3)))  # same seed, same groups
-
-
-def test_recall_tests_the_network_with_its_learned_thresholds():
-    # the recall test runs frozen; the study relies on frozen runs keeping the thresholds that
-    # intrinsic plasticity learned: after it settled (E at 3, not the quiet 2), a frozen run from
-    # the same state stays at 3, and the cue test of _recall sees those neurons
-    from models import RateNetwork
-    from plasticity.rules import IntrinsicPlasticity
-
-    net = RateNetwork.ei(100, 25, seed=1)
-    rule = IntrinsicPlasticity(eta=0.5, target=3.0)
-    net.run(3000, plasticity={"EE": rule}, progress=False)
-    e = net.populations["E"]
-    before = net.run(10, plasticity={"EE": rule}, progress=False).rates[-1, e]
-    assert before.mean() == pytest.approx(3.0, abs=0.01)
-    frozen = net.run(200, x0=net.x.copy(), progress=False).rates[-1, e]
-    np.testing.assert_allclose(frozen, before, atol=1e-3)
-    groups = rc.assemblies(100, 0)
-    in_assembly = np.zeros(100, bool)
-    in_assembly[np.concatenate(groups)] = True
-    reasons = []
-    x_end = net.x.copy()
-    recall = rc._recall(net, groups, in_assembly, reasons)
-    assert reasons == [] and np.array_equal(net.x, x_end)  # the test leaves the network's state as it was
-    assert 0.5 < recall < 1.5  # no assemblies were learned: the un-cued half fires like the rest
 
 
 def test_summary_majority_outcome_and_counts():

@@ -28,7 +28,7 @@ def test_rules_are_in_siemens_with_the_published_parameters():
 
 
 def test_points_run_at_tiny_size_and_return_the_documented_keys():
-    keys = {"outcome", "diverged", "diverged_at", "rate_E_final", "rate_I_final", "rate_E_peak", "runaway_at", "cv_isi",
+    keys = {"outcome", "flags", "diverged", "diverged_at", "rate_E_final", "rate_I_final", "rate_E_peak", "runaway_at", "cv_isi",
             "fano", "sync_corr", "sync_chi", "w_EE_mean", "w_EE_cv", "w_EE_frac_max", "w_EE_frac_zero", "w_IE_mean",
             "rate_times", "rate_E_t", "rate_I_t", "weight_times", "w_EE_mean_t", "w_IE_mean_t", "hist_EE_initial",
             "hist_EE_final", "hist_IE_final", "raster_t", "raster_i"}
@@ -36,7 +36,7 @@ def test_points_run_at_tiny_size_and_return_the_documented_keys():
     for condition in ("none", "triplet_istdp"):
         out = sh.point(condition, seed=0, n=400, duration=0.3, drive=50.0)
         assert keys <= set(out)
-        assert out["outcome"] in ("runaway", "silent", "settled") or out["outcome"].startswith("rate held, ")
+        assert out["outcome"] in ("runaway", "silent", "on target", "off target")
         assert out["hist_EE_final"].sum() == out["hist_EE_initial"].sum() > 0  # every synapse counted once
         rows.append(dict(out, condition=condition, seed=0, error=None))
     assert rows[0]["w_EE_mean"] == pytest.approx(1.0, rel=1e-6) and math.isnan(rows[0]["w_IE_mean"])
@@ -50,3 +50,33 @@ def test_points_run_at_tiny_size_and_return_the_documented_keys():
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles == [f"({k})" for k in "abcdefg"]
     assert all(ax.get_ylabel() for ax in fig.axes)  # (c-e) are bars with named conditions, no x label
+    for ax in fig.axes[2:5]:  # one seed: the bars say so and carry no error bars
+        assert ax.get_title() == "one seed: no error bars" and not ax.containers[0].errorbar
+
+
+def test_outcome_labels_are_honest():
+    target = sh.triplet_target()
+    # a rate far above the set point is not "held", and a crossing of the runaway line is flagged
+    assert sh.classify(41.0, False, True, 0.6, 0.1) == ("off target", "passed 50 Hz, E->E at w_max")
+    assert sh.classify(1.2 * target, False, False, 0.0, 0.1) == ("on target", "")
+    assert sh.classify(0.7 * target, False, False, 0.0, 0.9) == ("off target", "synchronous")
+    assert sh.classify(60.0, False, True, 0.0, 0.1) == ("runaway", "")
+    assert sh.classify(10.0, True, True, 0.0, 0.1)[0] == "runaway"
+    assert sh.classify(0.5, False, False, 0.0, math.nan) == ("silent", "")
+
+
+def test_figure_marks_every_crossing_of_the_runaway_line():
+    t = np.arange(20) * sh.RATE_BIN
+    rows = []
+    for k, c in enumerate(("none", "triplet_istdp")):
+        rate = np.full(20, 20.0) if k == 0 else np.where((t > 0.3) & (t < 0.6), 80.0, 40.0)
+        rows.append(dict(condition=c, seed=0, error=None, outcome="on target" if k == 0 else "off target",
+                         flags="" if k == 0 else "passed 50 Hz", diverged=False, diverged_at=np.nan,
+                         runaway_at=np.nan if k == 0 else 0.4, rate_times=t, rate_E_t=rate,
+                         raster_t=np.zeros(0), raster_i=np.zeros(0, int), cv_isi=1.0, fano=1.0, sync_corr=0.0,
+                         hist_EE_final=np.ones(sh.HIST_BINS, int), hist_IE_final=np.ones(sh.HIST_BINS, int)))
+    import pandas as pd
+
+    fig = sh.figure(pd.DataFrame(rows))
+    marks = [line for line in fig.axes[0].get_lines() if line.get_gid() == "diverged"]
+    assert len(marks) == 1 and marks[0].get_xdata()[0] == pytest.approx(0.4)

@@ -51,6 +51,25 @@ def test_divergence_is_a_result(runs):
     assert np.all(np.isfinite(r["loss_t"][:k])) and np.all(np.isnan(r["loss_t"][k + 1:]))
 
 
+def test_small_lr_run_long_enough_reaches_a_stable_minimum():
+    # min_time = 300 makes the run at lr = 0.05 last 6000 steps (lr * steps = 300). At a minimum of
+    # L + WEIGHT_DECAY |theta|^2 / 2 every Hessian eigenvalue is >= WEIGHT_DECAY, so every mode of a
+    # separation contracts at least by 1 - lr WEIGHT_DECAY per step (lr h < 1 here): the exponent of the
+    # trained dynamics is at most ln(1 - lr WEIGHT_DECAY) = -5.0e-5 per step
+    r = tc.point(lr=0.05, seed=0, **{**TINY, "min_time": 300.0})
+    assert r["steps_run"] == 6000 and not r["diverged"]
+    assert r["late_exponent"] < math.log(1.0 - 0.05 * tc.WEIGHT_DECAY)
+    assert 0.05 * r["sharpness"] < 2.0
+
+
+def test_diverged_run_is_measured_at_divergence(runs):
+    r = runs[3.0]
+    k = int(r["diverged_at"])
+    # the loss at divergence is the last finite loss, at the last weights inside the bound
+    assert r["final_loss_at_divergence"] == r["loss_t"][k - 1] and r["final_loss_at_divergence"] > 100 * r["loss_t"][0]
+    assert math.isnan(runs[0.5]["final_loss_at_divergence"])
+
+
 def test_point_is_deterministic(runs):
     again = tc.point(lr=0.5, seed=0, **TINY)
     for key in ("exponent", "late_exponent", "sharpness", "final_loss"):
@@ -71,3 +90,12 @@ def test_summary_and_figure(runs):
     axes = fig.get_axes()
     assert [ax.get_title(loc="left") for ax in axes] == [f"({c})" for c in "abcdef"]
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    # (f): the diverged runs at lr = 3 are drawn at their loss at divergence, under their own name;
+    # the line of means holds only the lrs at which some run did not diverge
+    lines = {ln.get_label(): ln for ln in axes[5].get_lines()}
+    diverged = lines["diverged run, value at divergence (full batch)"]
+    np.testing.assert_array_equal(diverged.get_xdata(), [3.0, 3.0])
+    np.testing.assert_array_equal(diverged.get_ydata(), [runs[3.0]["final_loss_at_divergence"]] * 2)
+    means = next(c for c in axes[5].containers if c.get_label() == "full batch").lines[0]
+    np.testing.assert_array_equal(means.get_xdata(), [0.2, 0.5])
+    assert summary.loc[summary["lr"] == 3.0, "final_loss_at_divergence"].item() == runs[3.0]["final_loss_at_divergence"]
