@@ -1,12 +1,26 @@
-"""Time per training step (forward + backward + Adam) of models.rnn against torch.nn.RNN.
+"""Time per training step (forward + backward + Adam) of models.rnn against torch.nn.RNN, and of
+PlasticRNN in passes over its plastic trace.
 
-Baseline: ``torch.nn.RNN`` (tanh, batch_first) plus a linear read-out, of the same sizes, timed
-in the same run. Reported: median ms per step over repeats and the ratio to the baseline for
-``models.rnn.RNN`` (alpha = 1 and alpha = 0.2) and ``PlasticRNN`` (Hebbian rule with learnable
-eta and decay; per-synapse and global plasticity coefficients). Target (benchmarks/TARGETS.md):
-PlasticRNN <= 2x torch.nn.RNN.
+Baseline: ``torch.nn.RNN`` (tanh, batch_first) plus a linear read-out, of the same sizes, timed in the
+same run. For ``models.rnn.RNN`` (alpha = 1 and 0.2) and ``PlasticRNN`` (Hebbian rule with learnable
+eta and decay; per-synapse and global plasticity coefficients) it reports ms per step and the ratio
+to the baseline, min / median / max over repeats.
 
-    python benchmarks/bench_rnn.py [--threads 1] [--repeats 7] [--steps 10]
+The plastic trace is a ``(batch, n, n)`` tensor per trial, so the floor of ``PlasticRNN`` is the
+memory traffic of that trace, not ``torch.nn.RNN``. The yardstick is an in-place sweep
+``trace.mul_(a).add_(b)`` over a tensor of the trace's size, timed in the same run, in two forms:
+
+* ``hot``: the same tensor every time (it stays in the last-level cache when it fits);
+* ``cold``: a rotation over trace-sized tensors totalling >= 128 MB, so that each sweep comes from
+  main memory, as the traces of a training step do (they are many more than a cache holds).
+
+"passes" = (time of one training step / T) / (time of one sweep): sweeps of the trace per time
+step, forward and backward together. Target (issue 11): <= 6. ``--reference`` also times the
+step-by-step autograd loop that ``PlasticRNN`` used before (``PlasticRNN._forward_autograd``).
+
+    python benchmarks/bench_rnn.py [--threads 1] [--repeats 7] [--steps 10] [--reference]
+
+Timings are wall-clock (``time.perf_counter``); on a loaded machine they mean little.
 """
 from __future__ import annotations
 
@@ -30,7 +44,23 @@ class TorchRNN(torch.nn.Module):
         return self.out(self.rnn(x)[0])
 
 
-def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, repeats: int) -> float:
+class AutogradLoop(torch.nn.Module):
+    """A PlasticRNN run through its step-by-step autograd loop (the reference path)."""
+
+    def __init__(self, model: PlasticRNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model._forward_autograd(x, x.new_zeros(x.shape[0], self.model.n_hidden))
+
+
+def _stats(times: list[float]) -> tuple[float, float, float]:
+    return min(times), statistics.median(times), max(times)
+
+
+def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, repeats: int) -> tuple:
+    """(min, median, max) seconds per training step over ``repeats`` runs of ``steps`` steps."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def one():
@@ -39,14 +69,31 @@ def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
         loss.backward()
         opt.step()
 
-    one()  # warm-up
+    one()  # warm-up (numba compiles or loads its kernels; work buffers are allocated)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(steps):
             one()
         times.append((time.perf_counter() - t0) / steps)
-    return statistics.median(times)
+    return _stats(times)
+
+
+def time_sweep(shape: tuple[int, ...], cold: bool, repeats: int, per_repeat: int = 20) -> tuple:
+    """(min, median, max) seconds of one ``trace.mul_(a).add_(b)`` over a float32 tensor of ``shape``."""
+    size = 4 * torch.Size(shape).numel()
+    count = max(4, -(-128 * 2**20 // size)) if cold else 1
+    bufs = [torch.rand(shape) for _ in range(count)]
+    for b in bufs:
+        b.mul_(0.5).add_(0.25)  # warm-up: pages touched
+    times, k = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(per_repeat):
+            bufs[k % count].mul_(0.5).add_(0.25)  # stays in [0.25, 0.75]: no denormals
+            k += 1
+        times.append((time.perf_counter() - t0) / per_repeat)
+    return _stats(times)
 
 
 def main() -> None:
@@ -55,26 +102,39 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--sizes", default="32x32x50,64x64x50,128x64x50,256x32x50", help="hidden x batch x T, comma separated")
+    ap.add_argument("--reference", action="store_true", help="also time the autograd loop of PlasticRNN (slow)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); ms per training step (median of {args.repeats})")
-    print(f"{'hidden':>6} {'batch':>5} {'T':>4} {'nn.RNN':>8} {'RNN a=1':>8} {'ratio':>6} {'RNN a=.2':>8} {'ratio':>6} "
-          f"{'Plastic':>8} {'ratio':>6} {'Plastic-g':>9} {'ratio':>6}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.repeats} repeats of {args.steps} "
+          "training steps; min/median/max")
     for spec in args.sizes.split(","):
         n, B, T = (int(v) for v in spec.split("x"))
         x, y = torch.randn(B, T, 3), torch.randn(B, T, 3)
         models = {
-            "base": TorchRNN(3, n, 3),
-            "rnn1": RNN(3, n, 3, alpha=1.0, seed=0),
-            "rnn": RNN(3, n, 3, alpha=0.2, seed=0),
-            "plastic": PlasticRNN(3, n, 3, plastic="per-synapse", seed=0),
-            "global": PlasticRNN(3, n, 3, plastic="global", seed=0),
+            "torch.nn.RNN": TorchRNN(3, n, 3),
+            "RNN alpha=1": RNN(3, n, 3, alpha=1.0, seed=0),
+            "RNN alpha=0.2": RNN(3, n, 3, alpha=0.2, seed=0),
+            "PlasticRNN per-synapse": PlasticRNN(3, n, 3, plastic="per-synapse", seed=0),
+            "PlasticRNN global": PlasticRNN(3, n, 3, plastic="global", seed=0),
         }
+        if args.reference:
+            models["autograd loop per-synapse"] = AutogradLoop(PlasticRNN(3, n, 3, plastic="per-synapse", seed=0))
         t = {k: time_steps(m, x, y, args.steps, args.repeats) for k, m in models.items()}
-        r = {k: t[k] / t["base"] for k in t}
-        print(f"{n:>6} {B:>5} {T:>4} {1e3 * t['base']:>8.2f} {1e3 * t['rnn1']:>8.2f} {r['rnn1']:>6.2f} "
-              f"{1e3 * t['rnn']:>8.2f} {r['rnn']:>6.2f} {1e3 * t['plastic']:>8.2f} {r['plastic']:>6.2f} "
-              f"{1e3 * t['global']:>9.2f} {r['global']:>6.2f}")
+        sweeps = {kind: time_sweep((B, n, n), kind == "cold", args.repeats) for kind in ("hot", "cold")}
+        base = t["torch.nn.RNN"][1]
+        print(f"\nhidden {n}, batch {B}, T {T}: trace {B}x{n}x{n} float32 ({4 * B * n * n / 2**20:.1f} MB); sweep "
+              + ", ".join(f"{k} {1e3 * s[0]:.3f}/{1e3 * s[1]:.3f}/{1e3 * s[2]:.3f} ms" for k, s in sweeps.items()))
+        print(f"  {'model':<26} {'ms per training step':>26} {'x nn.RNN (median)':>18} "
+              f"{'passes/step hot':>22} {'passes/step cold':>22}")
+        for name, (lo, med, hi) in t.items():
+            ms = f"{1e3 * lo:.2f}/{1e3 * med:.2f}/{1e3 * hi:.2f}"
+            line = f"  {name:<26} {ms:>26} {med / base:>18.2f}"
+            if "Plastic" in name or "autograd" in name:
+                for kind in ("hot", "cold"):
+                    s = sweeps[kind][1]  # median sweep
+                    passes = f"{lo / T / s:.1f}/{med / T / s:.1f}/{hi / T / s:.1f}"
+                    line += f" {passes:>22}"
+            print(line)
 
 
 if __name__ == "__main__":

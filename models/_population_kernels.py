@@ -30,6 +30,7 @@ from numba import njit, prange
 
 from plasticity.activations import LINEAR, POWER, RELU, SIGMOID, TANH, jit_scalar_value  # noqa: F401
 from plasticity.activations import RECTIFIED_TANH as RECT_TANH  # noqa: F401
+from models._compile_choice import compile_time_choice
 from plasticity.rules._dispatch import rule_coefficients
 
 ABSENT = -1.0
@@ -192,13 +193,8 @@ def pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi
         _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
 
 
-@njit(cache=True, nogil=True)
-def full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
-    """One pass over every row: update the plastic blocks, ``h = (signed W) nxt``; a divergence code."""
-    if par:
-        pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
-    else:
-        pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+@njit(inline="always")
+def _first_flag(flags):
     for i in range(flags.shape[0]):
         if flags[i] != OK:
             return flags[i]
@@ -206,10 +202,30 @@ def full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, h
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k, e, cap, gain, thr,
+def full_pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    """One pass over every row, row by row: update the plastic blocks, ``h = (signed W) nxt``; a divergence code."""
+    pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    return _first_flag(flags)
+
+
+@njit(cache=True, nogil=True)
+def full_pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
+    """As :func:`full_pass_serial`, rows in pairs over the threads."""
+    pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
+    return _first_flag(flags)
+
+
+_full_pass = compile_time_choice(full_pass_serial, full_pass_parallel)
+
+
+@njit(cache=True, nogil=True)
+def run_chunk(which, mode, W, row_pop, proj, start, stop, sign, tau, bias, act, k, e, cap, gain, thr,
               q_target, q_terms, kinds, soff, poff, S, P, q_neuron, lo, hi, A64, B64, C64,
               x, r, h, I, dt, bound, wb, k0, nsteps, rec_every, rec_x, rec_r, p):
     """Advance ``nsteps`` steps in place (see the module docstring); returns ``(code, s, p)``.
+
+    ``which`` is :data:`models._compile_choice.SERIAL` or ``PARALLEL``: the pass is chosen when
+    this kernel is compiled, so a run compiles only the pass it uses (:mod:`models._compile_choice`).
 
     Plastic projection ``q`` targets population ``q_target[q]``; its terms are
     ``kinds[q_terms[q]:q_terms[q+1]]`` with state-row offsets ``soff[q_terms[q] + q :
@@ -269,7 +285,7 @@ def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k,
             for i in range(n):
                 pre[i] = r[i]
                 nxt[i] = rn[i]
-        code = full_pass(par, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wbv, h, flags)
+        code = _full_pass(which, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wbv, h, flags)
         if code != OK:
             return code, s, p
         for i in range(n):
@@ -283,3 +299,4 @@ def run_chunk(mode, par, W, row_pop, proj, start, stop, sign, tau, bias, act, k,
                 rec_r[p, i] = r[i] if mode != MAP else x[i]
             p += 1
     return OK, nsteps, p
+

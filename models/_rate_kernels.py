@@ -43,6 +43,7 @@ from numba import njit, prange
 
 from plasticity.activations import ACTIVATIONS as _TABLE
 from plasticity.activations import LINEAR, NETWORK_ACTIVATIONS, RELU, SIGMOID, TANH, jit_scalar_value  # noqa: F401
+from models._compile_choice import compile_time_choice
 from plasticity.rules._dispatch import rule_coefficients
 
 #: Activation name -> kernel code, for the names a single-matrix network takes (plasticity.activations).
@@ -211,12 +212,8 @@ def rows_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, fl
         _rows_pair(W, p, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
 
 
-@njit(cache=True, nogil=True)
-def _pass(par, W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
-    if par:
-        rows_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
-    else:
-        rows_serial(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
+@njit(inline="always")
+def _first_flag(flags):
     for i in range(flags.shape[0]):
         if flags[i] != OK:
             return flags[i]
@@ -224,12 +221,30 @@ def _pass(par, W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags
 
 
 @njit(cache=True, nogil=True)
-def matvec(par, W, v, buf, af, sf, cf, wlim, blim, mrow, h, flags):
+def pass_serial(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
+    """:func:`rows_serial`, then the first divergence code of ``flags`` (or ``OK``)."""
+    rows_serial(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
+    return _first_flag(flags)
+
+
+@njit(cache=True, nogil=True)
+def pass_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags):
+    """:func:`rows_parallel`, then the first divergence code of ``flags`` (or ``OK``)."""
+    rows_parallel(W, pre, nxt, af, sf, cf, update, clip, wlim, blim, mrow, h, flags)
+    return _first_flag(flags)
+
+
+# `which` (models._compile_choice.SERIAL or PARALLEL) picks the pass when the caller is compiled
+_pass = compile_time_choice(pass_serial, pass_parallel)
+
+
+@njit(cache=True, nogil=True)
+def matvec(which, W, v, buf, af, sf, cf, wlim, blim, mrow, h, flags):
     """``h = W v`` (read-only pass; ``v`` float64 is cast to W's dtype in ``buf``)."""
     for i in range(v.shape[0]):
         buf[i] = v[i]
     no = v.shape[0] < 0  # a run-time False: a literal would compile the passes twice
-    _pass(par, W, buf, buf, af, sf, cf, no, no, wlim, blim, mrow, h, flags)
+    _pass(which, W, buf, buf, af, sf, cf, no, no, wlim, blim, mrow, h, flags)
 
 
 @njit(cache=True, nogil=True)
@@ -244,7 +259,7 @@ def _check(x, bound):
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(mode, act, kinds, soff, poff, par, W, x, r, h, I, S, P, gain, thr, ip,
+def run_chunk(mode, act, kinds, soff, poff, which, W, x, r, h, I, S, P, gain, thr, ip,
               dt, tau, clip, wlim, blim, mrow, bound,
               k0, nsteps, rec_every, rec_x, rec_r, p):
     """Advance the network ``nsteps`` steps from state index ``k0``, in place.
@@ -288,7 +303,7 @@ def run_chunk(mode, act, kinds, soff, poff, par, W, x, r, h, I, S, P, gain, thr,
                 z[i] = x[i] + 0.5 * dt * k1
             for stage in range(3):
                 phi_into(act, z, gain, thr, ip, rn)
-                matvec(par, W, rn, nxt, af, sf, cf, wlim, blim, mrow, hz, flags)
+                matvec(which, W, rn, nxt, af, sf, cf, wlim, blim, mrow, hz, flags)
                 wgt = 1.0 if stage == 2 else 2.0
                 for i in range(n):
                     kq = (-z[i] + hz[i] + Ik[i]) / tau
@@ -319,7 +334,7 @@ def run_chunk(mode, act, kinds, soff, poff, par, W, x, r, h, I, S, P, gain, thr,
         for i in range(n):
             pmax = max(pmax, abs(pre[i]))
         blim[0] = pmax
-        code = _pass(par, W, pre, nxt, af, sf, cf, plastic, clip, wlim, blim, mrow, h, flags)
+        code = _pass(which, W, pre, nxt, af, sf, cf, plastic, clip, wlim, blim, mrow, h, flags)
         if code != OK:
             return code, s, p
         for i in range(n):

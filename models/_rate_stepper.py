@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from models._compile_choice import marker
 from models._rate_kernels import ACTIVATIONS, EULER, MAP, RK4, matvec, phi_into, run_chunk
 from models._rate_support import python_chunk
 
@@ -94,7 +95,7 @@ class _Stepper:
         if self.mode == MAP:
             self.r = self.x
         self.h = np.empty(n)
-        matvec(self.par, W, self.x if self.mode == MAP else self.r, np.empty(n, W.dtype), np.zeros(n, W.dtype),
+        matvec(marker(self.par), W, self.x if self.mode == MAP else self.r, np.empty(n, W.dtype), np.zeros(n, W.dtype),
                np.ones(n, W.dtype), np.zeros(n, W.dtype), self.wlim, self.blim, self.mrow, self.h,
                np.zeros(n, np.int64))
 
@@ -103,7 +104,7 @@ class _Stepper:
         if self.rule is not None and not self.fused:
             return python_chunk(net, self.rule, self.state, self.mode, I, self.x, self.bound, self.wbound,
                                 k0, nsteps, rec_every, rec_x, rec_r, p)
-        code, s, p = run_chunk(self.mode, self.act, pk.kinds, pk.soff, pk.poff, self.par, net.W, self.x, self.r,
+        code, s, p = run_chunk(self.mode, self.act, pk.kinds, pk.soff, pk.poff, marker(self.par), net.W, self.x, self.r,
                                self.h, I, pk.S, pk.P, self.gain, self.thr, self.ip, net.dt, net.tau, self.clip,
                                self.wlim, self.blim, self.mrow, self.bound, k0, nsteps, rec_every, rec_x, rec_r, p)
         self.finish()

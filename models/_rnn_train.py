@@ -37,7 +37,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from plasticity._validation import Interval, as_rng, check_choice, check_number, nonnegative, positive
+from models._rnn_base import _LeakyRNNBase
+from plasticity._validation import (
+    Interval,
+    as_rng,
+    check_choice,
+    check_number,
+    nonnegative,
+    positive,
+)
 
 __all__ = ["train", "TrainingHistory"]
 
@@ -324,8 +332,6 @@ def train(
 
         show = progress if progress is not None else steps >= 1000
         bar = tqdm(total=steps, initial=min(start, steps), disable=not show, desc=owner)
-        from models.rnn import _LeakyRNNBase  # here, not at the top: models.rnn imports this module
-
         accepts_flags = isinstance(model, _LeakyRNNBase)
         for step in range(start, steps):
             inputs, targets = _next_batch(owner, batches, step, steps)

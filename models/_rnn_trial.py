@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["effective_trial", "frozen_system"]
+__all__ = ["effective_trial", "frozen_system", "trial_stability"]
 
 
 def effective_trial(model: Any, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -28,8 +28,6 @@ def effective_trial(model: Any, inputs: torch.Tensor) -> dict[str, torch.Tensor]
     not finite), and the end-of-trial ``W`` ``(B, n, n)`` (``W_hh + A * Hebb``), ``gain`` and
     ``threshold`` ``(B, n)`` (for :func:`frozen_system`).
     """
-    from models.rnn import PlasticRNN
-
     d = torch.float64
     with torch.no_grad():
         x = inputs.to(d)
@@ -41,7 +39,7 @@ def effective_trial(model: Any, inputs: torch.Tensor) -> dict[str, torch.Tensor]
         drive = x @ W_in.T + b
         h = x.new_zeros(B, n)
         gain, threshold = x.new_ones(B, n), x.new_zeros(B, n)
-        plastic = isinstance(model, PlasticRNN)
+        plastic = hasattr(model, "plasticity_coef")  # a PlasticRNN (duck-typed: models.rnn imports this module)
         if plastic:
             A, rule = model.plasticity_coef.to(d), model.rule
             hebb = x.new_zeros(B, n, n)
@@ -111,3 +109,44 @@ def frozen_system(model: Any, W: Any = None, gain: Any = None, threshold: Any = 
         return (1.0 - a) * V + a * (dphi(pre(h)) * g)[:, None] * (Wn @ V)
 
     return Map(step, jacobian, jvp=jvp, dim=n)
+
+
+def trial_stability(model: Any, inputs: torch.Tensor, trials: int, lyap_steps: int = 400,
+                    lyap_transient: int = 200) -> dict[str, Any]:
+    """Stability of a trained network over held-out trials: effective radius, frozen-dynamics exponents, variance.
+
+    Runs :func:`effective_trial` on ``inputs`` ``(B, T, n_in)`` and, for each of the first ``trials``
+    trials (in [1, B]), the maximal Lyapunov exponent (per step) of the autonomous map of
+    :func:`frozen_system` with the weights of the trial start (``W_hh``, gain 1, threshold 0) and
+    of its end (``W_hh + A * Hebb(T)``, gain and threshold included), each started from the trial's
+    final state (:func:`plasticity.metrics.max_lyapunov`, ``lyap_steps`` steps after
+    ``lyap_transient``), and the activity variance (mean over units of the variance over time,
+    :func:`plasticity.metrics.activity_variance`). A trial whose final state is not finite gets NaN.
+
+    Returns
+    -------
+    dict
+        ``outputs`` ``(B, T, n_out)`` and ``hidden`` ``(B, T, n)`` (float64 tensors, as
+        :func:`effective_trial`), ``finite`` (bool: every output finite), and for the first
+        ``trials`` trials the numpy arrays ``radius`` ``(trials, T + 1)``, ``lyapunov_start``,
+        ``lyapunov_end`` and ``activity_variance`` ``(trials,)``.
+    """
+    from plasticity._validation import Interval, check_number
+    from plasticity.metrics import activity_variance, max_lyapunov
+
+    check_number("trial_stability", "trials", trials, Interval(1, inputs.shape[0], closed="both", integer=True))
+    trial = effective_trial(model, inputs)
+    finite = bool(torch.isfinite(trial["outputs"]).all())
+    start_sys = frozen_system(model)
+    start, end, variance = (np.full(trials, math.nan) for _ in range(3))
+    for i in range(trials):
+        x0 = trial["hidden"][i, -1].numpy()
+        if np.all(np.isfinite(x0)):
+            end_sys = frozen_system(model, trial["W"][i], trial["gain"][i], trial["threshold"][i])
+            start[i] = max_lyapunov(start_sys, x0, steps=lyap_steps, transient=lyap_transient)
+            end[i] = max_lyapunov(end_sys, x0, steps=lyap_steps, transient=lyap_transient)
+        if finite:
+            variance[i] = activity_variance(trial["hidden"][i].numpy())
+    return {"outputs": trial["outputs"], "hidden": trial["hidden"], "finite": finite,
+            "radius": trial["radius"][:trials].numpy(), "lyapunov_start": start, "lyapunov_end": end,
+            "activity_variance": variance}

@@ -41,6 +41,7 @@ from plasticity import _numba_cache  # noqa: F401  (numba's cache folder is chos
 from numba import njit
 
 from plasticity.rules._spiking_dispatch import spiking_rule_step
+from models._compile_choice import compile_time_choice
 from models._spiking_pack import MODE_COBA_EULER, MODE_CUBA_EULER, MODE_CUBA_EXACT
 
 __all__ = ["run_chunk", "MODE_COBA_EULER", "MODE_CUBA_EULER", "MODE_CUBA_EXACT",
@@ -186,10 +187,21 @@ def _collect(flag, flag64, out):
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec):
+def _no_rule_step(kind, pre_spikes, n_pre_spikes, post_spikes, n_post_spikes, indptr, indices,
+                  post_indptr, post_off, post_pre, w, S_pre, S_post, P, dt):
+    """A static network's stand-in for :func:`spiking_rule_step` (never called: no kind != 0)."""
+
+
+# a static network's loop does not compile the spiking rules (~6 s of the first run)
+_rule_step = compile_time_choice(_no_rule_step, spiking_rule_step)
+
+
+@njit(cache=True, nogil=True)
+def run_chunk(plastic, n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
 
-    ``prm`` Params, ``pops`` Pops, ``drive`` Drive, ``st`` State (changed in place), ``tab``
+    ``plastic`` is :data:`models._compile_choice.STATIC` (no projection is plastic: the rules
+    are not compiled in) or ``PLASTIC``. ``prm`` Params, ``pops`` Pops, ``drive`` Drive, ``st`` State (changed in place), ``tab``
     ProjTable, ``syn`` Synapses (plastic weights and rule state changed in place), ``rec``
     Record (filled from ``n_rec0`` spikes on): see :mod:`models._spiking_pack`; ``seed``
     seeds numba's generator for this chunk's Poisson draws.
@@ -299,7 +311,7 @@ def run_chunk(n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec)
                 post0, post_rows = tab.post_off[j], tab.post_rows[j]
                 S_pre = syn.S_pre[pre0:pre0 + pre_rows * nsrc].reshape((pre_rows, nsrc))
                 S_post = syn.S_post[post0:post0 + post_rows * ntgt].reshape((post_rows, ntgt))
-                spiking_rule_step(tab.kind[j], pre_scratch, n_pre_spk, post_scratch, n_post_spk,
+                _rule_step(plastic, tab.kind[j], pre_scratch, n_pre_spk, post_scratch, n_post_spk,
                                   indptr_all[ip:ip + nsrc + 1], indices_all[so:so + nsyn],
                                   syn.post_indptr[pip:pip + ntgt + 1], syn.post_off[pso:pso + nsyn],
                                   syn.post_pre[pso:pso + nsyn],

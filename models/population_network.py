@@ -20,6 +20,7 @@ import numpy as np
 
 import models.rate as _rate
 from models import _population_kernels as K
+from models._compile_choice import marker
 from models._population_support import _KernelArgs, _PopulationInputs
 from models._rate_result import RateResult
 from models._rate_support import check_rule
@@ -227,11 +228,11 @@ class PopulationRateNetwork(RateNetwork):
         snaps.take(0, self._signed_into)
         p, code, k_bad, k_done, t0 = 1, 0, -1, 0, self.t
         mode = K.MAP if self.dynamics == "map" else K.EULER
-        par = n >= PARALLEL_MIN_N and num_threads() > 1
+        which = marker(n >= PARALLEL_MIN_N and num_threads() > 1)  # the pass, chosen at compile time
         try:
             with progress_bar(show, total=steps, desc=owner, unit="step", leave=False) as bar:
                 for k0, k1 in zip(cuts[:-1], cuts[1:]):
-                    code, s, p = K.run_chunk(mode, par, W, self._row_pop, kernel.proj, self._start, self._stop,
+                    code, s, p = K.run_chunk(which, mode, W, self._row_pop, kernel.proj, self._start, self._stop,
                                              self._sign, self._tau, self._bias, self._act, self._k, self._e, self._cap,
                                              self._gain, self._thr, *kernel.rule_arrays(), x, r, h,
                                              source.chunk(k0, k1), self.dt, bound, weight_bound, k0, k1 - k0,
@@ -283,7 +284,7 @@ class PopulationRateNetwork(RateNetwork):
         proj = _KernelArgs(self, {}).proj
         h, flags = np.empty(n), np.zeros(n, np.int64)
         zero = np.zeros(1, dtype=self._W.dtype)
-        K.full_pass(False, self._W, r.astype(self._W.dtype), r.astype(self._W.dtype), self._row_pop, proj,
+        K.full_pass_serial(self._W, r.astype(self._W.dtype), r.astype(self._W.dtype), self._row_pop, proj,
                     self._start, self._stop, self._sign, empty, empty, empty, zero, zero,
                     np.full(1, np.inf, dtype=self._W.dtype), h, flags)
         return h

@@ -23,153 +23,27 @@ global)::
 
 ``gain`` and ``threshold`` are 1 and 0 unless the rule is intrinsic plasticity, whose state
 they are. Everything (``W_hh``, ``A``, and any ``torch.nn.Parameter`` of the rule) is trained
-by backpropagation through time. Training: :func:`train` (in :mod:`models._rnn_train`).
+by backpropagation through time. Training: :func:`train` (in :mod:`models._rnn_train`). On CPU,
+with a row-affine rule without weight bounds, a trial of :class:`PlasticRNN` is one autograd
+function (:mod:`models._rnn_plastic`): a fused pass over the ``(batch, n, n)`` trace per step
+forward, a hand-written backward that recomputes the trace from checkpoints and keeps
+``O(T batch n)`` activations; its gradients equal autograd's to rounding.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from plasticity._validation import Interval, as_rng, check_choice, check_number, nonnegative, positive
+from models._rnn_base import _detached, _LeakyRNNBase, _neuron_state
+from models._rnn_plastic import PlasticScan, _flatten, supports_scan
 from models._rnn_train import TrainingHistory, train
+from models._rnn_trial import effective_trial, frozen_system, trial_stability
+from plasticity._validation import check_choice, check_number, positive
 
-__all__ = ["RNN", "PlasticRNN", "train", "TrainingHistory"]
-
-_ACTIVATIONS = ("tanh", "relu")
-_count = Interval(1, math.inf, closed="left", integer=True)
-
-
-class _LeakyRNNBase(torch.nn.Module):
-    """Parameters, input checks, read-out and the autonomous system shared by both networks."""
-
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, activation: str, alpha: float, g: float, seed: Any) -> None:
-        super().__init__()
-        owner = type(self).__name__
-        for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
-            check_number(owner, name, v, _count)
-        self.activation = check_choice(owner, "activation", activation, _ACTIVATIONS)
-        self.alpha = float(check_number(owner, "alpha", alpha, Interval(0.0, 1.0, closed="right")))
-        g = float(check_number(owner, "g", g, nonnegative))
-        self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
-        gen = torch.Generator().manual_seed(int(as_rng(seed).integers(2**62)))
-
-        def normal(shape: tuple[int, ...], std: float) -> torch.nn.Parameter:
-            return torch.nn.Parameter(std * torch.randn(shape, generator=gen))
-
-        self.W_in = normal((n_hidden, n_in), 1.0 / math.sqrt(n_in))
-        self.W_hh = normal((n_hidden, n_hidden), g / math.sqrt(n_hidden))  # W[post, pre], variance g^2/n
-        self.b = torch.nn.Parameter(torch.zeros(n_hidden))
-        self.W_out = normal((n_out, n_hidden), 1.0 / math.sqrt(n_hidden))
-        self.b_out = torch.nn.Parameter(torch.zeros(n_out))
-        self._phi = torch.tanh if activation == "tanh" else torch.relu
-
-    def _check_inputs(self, inputs: Any, h0: Any) -> torch.Tensor:
-        owner = f"{type(self).__name__}.forward"
-        if not isinstance(inputs, torch.Tensor):
-            raise TypeError(f"{owner}: inputs must be a torch.Tensor of shape (batch, T, {self.n_in}); got {type(inputs).__name__}")
-        if inputs.ndim != 3 or inputs.shape[-1] != self.n_in:
-            raise ValueError(
-                f"{owner}: inputs has shape {tuple(inputs.shape)}; expected (batch, T, {self.n_in}) = (batch, T, n_in) (batch first)"
-            )
-        if not inputs.is_floating_point():
-            raise TypeError(f"{owner}: inputs must have a floating dtype; got {inputs.dtype}")
-        if inputs.dtype != self.W_in.dtype:
-            raise TypeError(f"{owner}: inputs must have the dtype of the model's parameters, {self.W_in.dtype}; got "
-                            f"{inputs.dtype} (cast with inputs.to({self.W_in.dtype}), or the model with .to({inputs.dtype}))")
-        B = inputs.shape[0]
-        if h0 is None:
-            return inputs.new_zeros(B, self.n_hidden)
-        if not isinstance(h0, torch.Tensor) or tuple(h0.shape) != (B, self.n_hidden):
-            raise ValueError(f"{owner}: h0 has shape {tuple(getattr(h0, 'shape', ()))}; expected ({B}, {self.n_hidden}) = (batch, n_hidden)")
-        if h0.dtype != inputs.dtype:
-            raise TypeError(f"{owner}: h0 must have the dtype of inputs, {inputs.dtype}; got {h0.dtype}")
-        return h0
-
-    def _leak(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        if self.alpha == 1.0:
-            return self._phi(z)
-        return (1.0 - self.alpha) * h + self.alpha * self._phi(z)
-
-    def _finish(self, hs: list[torch.Tensor], return_hidden: bool, retain_hidden_grad: bool):
-        if retain_hidden_grad:
-            for h in hs:
-                if h.requires_grad:
-                    h.retain_grad()
-        # the tensors that carry the recurrence: h.grad after backward is the total dL/dh_t
-        self.hidden_states = hs if retain_hidden_grad else None
-        hidden = torch.stack(hs, dim=1)
-        outputs = F.linear(hidden, self.W_out, self.b_out)
-        return (outputs, hidden) if return_hidden else outputs
-
-    def recurrent_weights(self) -> torch.Tensor:
-        """The trained recurrent matrix ``W_hh`` (``W[post, pre]``)."""
-        return self.W_hh
-
-    def as_system(self, inputs: Any = None, backend: str = "numpy", hebb: Any = None):
-        """The autonomous (frozen-weight) dynamics ``h -> (1 - alpha) h + alpha phi(W h + W_in u + b)``.
-
-        Parameters
-        ----------
-        inputs : (n_in,) array_like, optional
-            Constant input ``u``; default zero (the autonomous dynamics).
-        backend : {"numpy", "torch"}
-            ``"numpy"``: float64 arrays in and out; ``"torch"``: float64 tensors.
-        hebb : (n_hidden, n_hidden) array_like, optional
-            :class:`PlasticRNN` only: a frozen plastic component, so ``W = W_hh + A * hebb``
-            (e.g. ``model.last_hebb[k]``, the end of trial ``k``); default zero.
-
-        Returns
-        -------
-        plasticity.metrics.Map
-            With the analytic Jacobian ``(1 - alpha) I + alpha diag(phi'(z)) W``. The weights
-            are frozen: no plasticity acts, and an intrinsic-plasticity gain and threshold are
-            not applied (they are per-trial state, not trained parameters).
-        """
-        from plasticity.metrics import Map
-
-        owner = f"{type(self).__name__}.as_system"
-        check_choice(owner, "backend", backend, ("numpy", "torch"))
-        with torch.no_grad():
-            W = self._effective_weights(hebb).detach().to("cpu", torch.float64)
-            I = self.b.detach().to("cpu", torch.float64)
-            if inputs is not None:
-                u = torch.as_tensor(np.asarray(inputs, dtype=np.float64))
-                if tuple(u.shape) != (self.n_in,):
-                    raise ValueError(f"{owner}: inputs has shape {tuple(u.shape)}; expected ({self.n_in},) = (n_in,)")
-                I = I + self.W_in.detach().to("cpu", torch.float64) @ u
-        a, relu = self.alpha, self.activation == "relu"
-        if backend == "numpy":
-            Wn, In, eye = W.numpy(), I.numpy(), np.eye(self.n_hidden)
-            phi = (lambda z: np.maximum(z, 0.0)) if relu else np.tanh
-            dphi = (lambda z: (z > 0).astype(np.float64)) if relu else (lambda z: 1.0 - np.tanh(z) ** 2)
-
-            def step(h):
-                return (1.0 - a) * h + a * phi(Wn @ h + In)
-
-            def jacobian(h):
-                return (1.0 - a) * eye + a * dphi(Wn @ h + In)[:, None] * Wn
-
-        else:
-            eye_t = torch.eye(self.n_hidden, dtype=torch.float64)
-            phi_t = torch.relu if relu else torch.tanh
-            dphi_t = (lambda z: (z > 0).to(z.dtype)) if relu else (lambda z: 1.0 - torch.tanh(z) ** 2)
-
-            def step(h):
-                return (1.0 - a) * h + a * phi_t(W.to(h) @ h + I.to(h))
-
-            def jacobian(h):
-                return (1.0 - a) * eye_t.to(h) + a * dphi_t(W.to(h) @ h + I.to(h))[:, None] * W.to(h)
-
-        return Map(step, jacobian, dim=self.n_hidden)
-
-    def _effective_weights(self, hebb: Any) -> torch.Tensor:
-        if hebb is not None:
-            raise ValueError(f"{type(self).__name__}.as_system: hebb is for PlasticRNN only; got {type(hebb).__name__}")
-        return self.W_hh
+__all__ = ["RNN", "PlasticRNN", "train", "TrainingHistory", "effective_trial", "frozen_system", "trial_stability"]
 
 
 class RNN(_LeakyRNNBase):
@@ -259,8 +133,36 @@ class PlasticRNN(_LeakyRNNBase):
 
     def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None, return_hidden: bool = False,
                 retain_hidden_grad: bool = False):
-        """As :meth:`RNN.forward`; the plastic component starts at zero in every call (trial)."""
+        """As :meth:`RNN.forward`; the plastic component starts at zero in every call (trial).
+
+        On CPU with a row-affine rule without weight bounds (every rule of :mod:`plasticity.torch`
+        but :class:`~plasticity.torch.PolynomialRule` and clipped weights) the trial runs as one
+        :class:`models._rnn_plastic.PlasticScan`: a fused pass over the plastic trace per step
+        and a hand-written backward that keeps ``O(T B n)`` activations and ``2 sqrt(T)`` traces.
+        Otherwise, and with ``retain_hidden_grad=True`` (per-step states that keep their
+        gradients), it is the step-by-step autograd loop (:meth:`_forward_autograd`); the two
+        agree to rounding, values and gradients.
+        """
         h = self._check_inputs(inputs, h0)
+        if retain_hidden_grad or not supports_scan(self, inputs):
+            return self._forward_autograd(inputs, h, return_hidden, retain_hidden_grad)
+        B, n = inputs.shape[0], self.n_hidden
+        drive = F.linear(inputs, self.W_in, self.b)
+        state = self.rule.init_state(n, n, batch=(B,), dtype=inputs.dtype, device=inputs.device)
+        self.rule._check_step(inputs.new_zeros(1, n, n), h[:1], h[:1], _first(state), self.rule_dt)
+        leaves, build = _flatten(state)
+        tensors = [t for t in self.rule._tensors() if t.requires_grad]
+        hidden, hebb, *final = PlasticScan.apply(self, drive, h, self.W_hh, self.plasticity_coef, (build, len(leaves)),
+                                                 *leaves, *tensors)
+        self.last_hebb = hebb
+        self.last_rule_state = build(iter(final))
+        self.hidden_states = None
+        outputs = F.linear(hidden, self.W_out, self.b_out)
+        return (outputs, hidden) if return_hidden else outputs
+
+    def _forward_autograd(self, inputs: torch.Tensor, h: torch.Tensor, return_hidden: bool = False,
+                          retain_hidden_grad: bool = False):
+        """The trial step by step under autograd (the reference for :class:`PlasticScan`)."""
         B, n = inputs.shape[0], self.n_hidden
         drive = F.linear(inputs, self.W_in, self.b)
         W_t, A, rule = self.W_hh.t(), self.plasticity_coef, self.rule
@@ -299,27 +201,9 @@ class PlasticRNN(_LeakyRNNBase):
         return self.W_hh.double() + self.plasticity_coef.double() * hebb
 
 
-def _neuron_state(rule: Any, state: Any) -> Any:
-    """The state (with ``gain`` and ``threshold``) of the rule or term that acts on the neurons, or None."""
-    if hasattr(rule, "terms") and hasattr(state, "terms"):
-        for term, st in zip(rule.terms(), state.terms):
-            if getattr(term, "acts_on_neurons", False):
-                return st
-        return None
-    return state if getattr(rule, "acts_on_neurons", False) else None
-
-
-def _detached(state: Any) -> Any:
-    """A rule state (a NamedTuple of tensors, or of the terms' states) with every tensor detached."""
+def _first(state):
+    """The first batch row of a (nested) rule state, for the shape checks of one step."""
     if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, tuple):
-        items = [_detached(s) for s in state]
-        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
-    return state
-
-
-# a trial step by step (per-step Hebb traces, effective radius) and the frozen dynamics of its end
-from models._rnn_trial import effective_trial, frozen_system  # noqa: E402  (uses the classes above)
-
-__all__ += ["effective_trial", "frozen_system"]
+        return state[:1]
+    items = [_first(v) for v in state]
+    return type(state)(*items) if hasattr(state, "_fields") else tuple(items)

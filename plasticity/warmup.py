@@ -28,9 +28,12 @@ KERNEL_FAMILIES: dict[str, str] = {
         "    RateNetwork.random(32, 0.9, seed=0, dtype=dtype, dynamics='flow').run(3)\n"
     ),
     "populations": (
+        "import models.population_network as pn\n"
         "from models import RateNetwork\n"
         "from plasticity.rules import Hebbian, SynapticScaling\n"
-        "RateNetwork.ei(40, 10, seed=0).run(3, plasticity={'EE': Hebbian(1e-4) + SynapticScaling(0.1, 2.0, 1.0)})\n"
+        "for parallel_from in (10**9, 0):  # the serial pass, then the parallel one (chosen by size)\n"
+        "    pn.PARALLEL_MIN_N = parallel_from\n"
+        "    RateNetwork.ei(40, 10, seed=0).run(3, plasticity={'EE': Hebbian(1e-4) + SynapticScaling(0.1, 2.0, 1.0)})\n"
     ),
     "spiking": (
         "from models import SpikingNetwork\n"

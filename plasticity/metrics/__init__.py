@@ -30,6 +30,7 @@ _EXPORTS = {
     # rate networks as systems
     "map_jacobian": "rate_systems",
     "flow_jacobian": "rate_systems",
+    "rate_system": "rate_systems",
     # lyapunov
     "lyapunov_spectrum": "lyapunov",
     "LyapunovResult": "lyapunov",
@@ -69,6 +70,14 @@ _EXPORTS = {
     "settling_time": "classify",
     "RunClassThresholds": "classify",
     "RUN_CLASSES": "classify",
+    # outcomes over seeds, stability boundaries, assembly retention
+    "OUTCOME_ORDER": "outcomes",
+    "majority_outcome": "outcomes",
+    "outcome_counts": "outcomes",
+    "summarize_runs": "outcomes",
+    "stability_bracket": "boundary",
+    "power_law_fit": "boundary",
+    "retention_index": "retention",
     # other helpers' modules: add entries here
 }
 

@@ -1,5 +1,8 @@
 """What every torch rule shares: parameters declared by the numpy twin, floats/tensors/Parameters, checks.
 
+(The parameter checks live in :mod:`plasticity.torch._params`, the row-affine step in
+:mod:`plasticity.torch._row_affine`; both public names are importable from here.)
+
 A torch rule is a ``torch.nn.Module`` so that a rule held by a model contributes its
 ``torch.nn.Parameter`` s to ``model.parameters()`` and moves with ``model.to(device)``.
 
@@ -44,14 +47,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
 import torch
 
 from plasticity._validation import Interval, check_number
+from plasticity.torch._params import (
+    _batch_shape,
+    _check_sizes,
+    _full,
+    _numpy_check_together,
+    _torch_dtype,
+    check_tensor_param,
+)
 
-__all__ = ["TorchRule", "RowAffineRule", "check_tensor_param", "twin_class"]
+__all__ = ["RowAffineRule", "TorchRule", "check_tensor_param", "twin_class"]
 
 # numpy rule class -> its torch twin (filled by TorchRule.__init_subclass__)
 _TWINS: dict[type, type] = {}
@@ -64,71 +75,6 @@ def twin_class(numpy_cls: type) -> type:
     except (KeyError, TypeError):
         name = getattr(numpy_cls, "__name__", repr(numpy_cls))
         raise TypeError(f"{name} has no torch twin in plasticity.torch") from None
-
-
-def check_tensor_param(owner: str, name: str, value: torch.Tensor, allowed: Interval) -> None:
-    """Raise ``ValueError`` unless every element of ``value`` lies in ``allowed``.
-
-    The message has the shape of :func:`plasticity._validation.check_number`.
-    """
-    if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
-        raise TypeError(f"{owner}.{name} must be {allowed.kind} in {allowed}; got a tensor of dtype {value.dtype}")
-    v = value.detach().double().cpu().reshape(-1)
-    lo_ok = v >= allowed.low if allowed.closed in ("left", "both") else v > allowed.low
-    hi_ok = v <= allowed.high if allowed.closed in ("right", "both") else v < allowed.high
-    if not bool(torch.all(lo_ok & hi_ok & ~torch.isnan(v))):
-        raise ValueError(f"{owner}.{name} must be {allowed.kind} in {allowed} (every element); got {value.detach()!r}")
-
-
-def _check_sizes(owner: str, n_post: Any, n_pre: Any) -> tuple[int, int]:
-    for name, v in (("n_post", n_post), ("n_pre", n_pre)):
-        if isinstance(v, bool) or not isinstance(v, Integral):
-            raise TypeError(f"{owner}.init_state: {name} must be an integer in [1, inf); got {v!r}")
-        if v < 1:
-            raise ValueError(f"{owner}.init_state: {name} must be an integer in [1, inf); got {v!r}")
-    return int(n_post), int(n_pre)
-
-
-def _batch_shape(owner: str, batch: Any) -> tuple[int, ...]:
-    if isinstance(batch, Integral) and not isinstance(batch, bool):
-        batch = (int(batch),)
-    try:
-        shape = tuple(int(b) for b in batch)
-    except TypeError:
-        raise TypeError(f"{owner}.init_state: batch must be an int or a tuple of ints; got {batch!r}") from None
-    if any(b < 1 for b in shape):
-        raise ValueError(f"{owner}.init_state: batch sizes must be integers in [1, inf); got {batch!r}")
-    return shape
-
-
-def _full(shape, value, dtype, device) -> torch.Tensor:
-    """A tensor of ``shape`` filled with ``value`` (a float or a tensor, kept differentiable)."""
-    return torch.zeros(shape, dtype=dtype, device=device) + value
-
-
-def _numpy_check_together(numpy_cls: type, values: dict[str, Any]) -> None:
-    """Run ``numpy_cls._check_together`` on ``values`` (plain Python values) without ``__init__``."""
-    proxy = object.__new__(numpy_cls)
-    for name, v in values.items():
-        object.__setattr__(proxy, name, v)  # the numpy rules are frozen dataclasses
-    numpy_cls._check_together(proxy)
-
-
-def _torch_dtype(owner: str, dtype: Any) -> torch.dtype:
-    """A torch floating dtype from a torch or numpy dtype; ``TypeError`` naming ``dtype`` otherwise."""
-    if isinstance(dtype, torch.dtype):
-        out = dtype
-    else:
-        import numpy as np
-
-        try:
-            out = torch.from_numpy(np.empty(0, dtype=np.dtype(dtype))).dtype
-        except (TypeError, ValueError):
-            out = None
-    if out is None or not out.is_floating_point:
-        raise TypeError(f"{owner}.init_state: dtype must be a floating torch dtype (e.g. torch.float64) or a numpy "
-                        f"float dtype; got {dtype!r}")
-    return out
 
 
 class TorchRule(torch.nn.Module):
@@ -207,7 +153,7 @@ class TorchRule(torch.nn.Module):
         _TWINS.setdefault(numpy_cls, cls)
 
     @classmethod
-    def from_numpy(cls, rule: Any) -> "TorchRule":
+    def from_numpy(cls, rule: Any) -> TorchRule:
         """The torch twin of a numpy rate rule instance, with the same parameter values.
 
         Called on :class:`TorchRule` it picks the twin class of ``rule``; a numpy
@@ -422,64 +368,5 @@ class TorchRule(torch.nn.Module):
         return list(state)
 
 
-class RowAffineRule(TorchRule):
-    """A rule whose weight change is row-affine (as the numba kernel):
-
-        W[..., i, :] <- clip(W[..., i, :] * (1 + b[..., i]) + a[..., i] * x + c[..., i], w_min, w_max)
-
-    Subclasses implement ``_coefficients(y, state, dt) -> (a, b, c, state_new)`` computed from
-    the old state, where any of ``a``, ``b``, ``c`` may be ``None`` for zero (that term is then
-    skipped) and ``b``, ``c`` may also be a scalar (a float or a 0-d tensor) when every row
-    shares it. The coefficients of a sum of rules are the sums of the terms' coefficients
-    (:class:`plasticity.torch.Combined`; ``rule_a + rule_b``).
-    """
-
-    w_bounds: ClassVar[tuple[str, str] | None] = None
-
-    def _coefficients(self, y, state, dt):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def weight_bounds(self) -> tuple[Any, Any]:
-        """``(w_min, w_max)``: floats or tensors (per row when ``(n_post,)``); infinite if unbounded."""
-        if self.w_bounds is None:
-            return -math.inf, math.inf
-        return getattr(self, self.w_bounds[0]), getattr(self, self.w_bounds[1])
-
-    def __add__(self, other: Any) -> "RowAffineRule":
-        from plasticity.torch.rules import Combined
-
-        return Combined(self, other)
-
-    def _step(self, W, pre, post, state, dt):
-        a, b, c, new_state = self._coefficients(post, state, dt)
-        W_new = W
-        if b is not None:
-            W_new = W_new * _rows(1.0 + b)  # b per row (..., n_post), or a scalar for every row
-        if a is not None:
-            W_new = torch.addcmul(W_new, _rows(a), pre.unsqueeze(-2))  # one pass: W + a x^T
-        if c is not None:
-            W_new = W_new + _rows(c)
-        lo, hi = self.weight_bounds()
-        if not (_is_inf(lo) and _is_inf(hi)):
-            W_new = _clamp(W_new, lo, hi)
-        # W unchanged (intrinsic plasticity) is returned as is: nothing is ever written in place
-        return W_new, new_state
-
-
-def _rows(v: Any) -> Any:
-    """A per-row coefficient ``(..., n_post)`` as a column ``(..., n_post, 1)``; scalars as they are."""
-    return v.unsqueeze(-1) if isinstance(v, torch.Tensor) and v.ndim > 0 else v
-
-
-def _clamp(W: torch.Tensor, lo: Any, hi: Any) -> torch.Tensor:
-    lo = None if _is_inf(lo) else _rows(lo)
-    hi = None if _is_inf(hi) else _rows(hi)
-    if isinstance(lo, torch.Tensor) or isinstance(hi, torch.Tensor):
-        # torch.clamp takes two scalars or two tensors, not one of each
-        lo = None if lo is None else torch.as_tensor(lo, dtype=W.dtype, device=W.device)
-        hi = None if hi is None else torch.as_tensor(hi, dtype=W.dtype, device=W.device)
-    return torch.clamp(W, min=lo, max=hi)
-
-
-def _is_inf(v: Any) -> bool:
-    return isinstance(v, float) and math.isinf(v)
+# after TorchRule, which it subclasses (and which refers to it in _declare_twin)
+from plasticity.torch._row_affine import RowAffineRule

@@ -84,3 +84,29 @@ def test_frozen_system_equals_as_system():
 
     # central differences: O(h^2) truncation ~1e-10 relative (see plasticity.metrics.systems)
     np.testing.assert_allclose(gated.jacobian(h), finite_difference_jacobian(gated, h), rtol=1e-7, atol=1e-9)
+
+
+def test_trial_stability_against_effective_trial_and_an_analytic_exponent():
+    import math
+
+    from models.rnn import trial_stability
+    from plasticity.metrics import activity_variance
+
+    # W_hh = 0 and b = 0: the frozen map is h -> (1 - alpha) h, so lambda_max = ln(1 - alpha) exactly
+    still = RNN(3, 5, 3, alpha=0.25, g=0.0, seed=0).double()
+    x = _inputs(B=4, T=8)
+    ev = trial_stability(still, x, trials=2, lyap_steps=40, lyap_transient=5)
+    np.testing.assert_allclose(ev["lyapunov_start"], math.log(0.75), rtol=1e-12)
+    np.testing.assert_allclose(ev["lyapunov_end"], math.log(0.75), rtol=1e-12)
+    # a plastic network: the pieces are those of effective_trial, trial by trial
+    model = PlasticRNN(3, 6, 3, rule=BCM(eta=0.3, tau_theta=4.0), plasticity_init=0.4, g=1.2, seed=3).double()
+    ev = trial_stability(model, x, trials=3, lyap_steps=30, lyap_transient=5)
+    trial = effective_trial(model, x)
+    assert ev["finite"] and ev["radius"].shape == (3, 9)
+    np.testing.assert_array_equal(ev["radius"], trial["radius"][:3].numpy())
+    np.testing.assert_array_equal(ev["outputs"].numpy(), trial["outputs"].numpy())
+    for i in range(3):
+        assert ev["activity_variance"][i] == activity_variance(trial["hidden"][i].numpy())
+    assert np.all(ev["lyapunov_end"] != ev["lyapunov_start"])  # the end-of-trial weights differ from W_hh
+    with pytest.raises(ValueError, match=r"trial_stability\.trials must be an integer in \[1, 4\]; got 5"):
+        trial_stability(model, x, trials=5)

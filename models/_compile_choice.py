@@ -1,0 +1,51 @@
+"""Choices made when a kernel is compiled, not when it runs, so a run compiles only what it uses.
+
+A kernel that branches on a run-time flag compiles every branch: a serial/``parallel=True``
+switch compiles both passes (the parallel one costs ~5 s for the population pass, ~15 s for
+the single-matrix pass, measured with numba's compile events), and a spiking loop that may
+call plasticity compiles every spiking rule (~6 s) even for a static network. Here the choice
+is carried by the *type* of a marker argument: :data:`FIRST` is an int8, :data:`SECOND` an
+int16, so each specialisation of the calling kernel holds one branch, and the kernel stays
+cacheable (a dispatcher passed as an argument would make it uncacheable: numba refuses to
+cache functions with such dynamic globals).
+
+    pass_ = compile_time_choice(rows_serial, rows_parallel)   # module level, once
+
+    @njit(cache=True)
+    def kernel(which, W, ...):          # which = SERIAL or PARALLEL, from Python
+        pass_(which, W, ...)            # resolved when `kernel` is compiled for that marker
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba.extending import overload
+
+__all__ = ["FIRST", "SECOND", "SERIAL", "PARALLEL", "STATIC", "PLASTIC", "compile_time_choice", "marker"]
+
+FIRST, SECOND = np.int8(0), np.int16(1)
+SERIAL, PARALLEL = FIRST, SECOND   # passes over the rows
+STATIC, PLASTIC = FIRST, SECOND    # a spiking network without / with plastic projections
+
+
+def marker(second: bool) -> np.integer:
+    """:data:`SECOND` if ``second`` else :data:`FIRST` (e.g. ``marker(parallel)``)."""
+    return SECOND if second else FIRST
+
+
+def compile_time_choice(first, second):
+    """A function ``f(which, *args)`` for jitted code: ``first(*args)`` when ``which`` is
+    :data:`FIRST`, ``second(*args)`` when it is :data:`SECOND` (decided at compile time)."""
+
+    def choose(which, *args):
+        raise NotImplementedError("for numba-compiled code only: the branch is chosen at compile time")
+
+    @overload(choose)
+    def _choose(which, *args):
+        chosen = first if which.bitwidth == 8 else second
+
+        def impl(which, *args):
+            return chosen(*args)
+        return impl
+
+    choose.__name__ = choose.__qualname__ = f"{first.__name__}_or_{second.__name__}"
+    return choose
