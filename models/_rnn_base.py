@@ -20,10 +20,11 @@ from plasticity._validation import (
     check_number,
     nonnegative,
 )
+from plasticity.activations import ACTIVATIONS
 
 __all__ = ["_LeakyRNNBase"]
 
-_ACTIVATIONS = ("tanh", "relu")
+_ACTIVATIONS = ("tanh", "relu")  # the entries of plasticity.activations.ACTIVATIONS an RNN takes
 _count = Interval(1, math.inf, closed="left", integer=True)
 
 
@@ -49,7 +50,7 @@ class _LeakyRNNBase(torch.nn.Module):
         self.b = torch.nn.Parameter(torch.zeros(n_hidden))
         self.W_out = normal((n_out, n_hidden), 1.0 / math.sqrt(n_hidden))
         self.b_out = torch.nn.Parameter(torch.zeros(n_out))
-        self._phi = torch.tanh if activation == "tanh" else torch.relu
+        self._phi = getattr(torch, ACTIVATIONS[activation].torch_name.split(".")[1])  # torch.tanh / torch.relu
 
     def _check_inputs(self, inputs: Any, h0: Any) -> torch.Tensor:
         owner = f"{type(self).__name__}.forward"
@@ -125,11 +126,10 @@ class _LeakyRNNBase(torch.nn.Module):
                 if tuple(u.shape) != (self.n_in,):
                     raise ValueError(f"{owner}: inputs has shape {tuple(u.shape)}; expected ({self.n_in},) = (n_in,)")
                 I = I + self.W_in.detach().to("cpu", torch.float64) @ u
-        a, relu = self.alpha, self.activation == "relu"
+        a, act = self.alpha, ACTIVATIONS[self.activation]
+        phi, dphi = act.value, act.derivative  # numpy arrays and tensors alike
         if backend == "numpy":
             Wn, In, eye = W.numpy(), I.numpy(), np.eye(self.n_hidden)
-            phi = (lambda z: np.maximum(z, 0.0)) if relu else np.tanh
-            dphi = (lambda z: (z > 0).astype(np.float64)) if relu else (lambda z: 1.0 - np.tanh(z) ** 2)
 
             def step(h):
                 return (1.0 - a) * h + a * phi(Wn @ h + In)
@@ -139,14 +139,12 @@ class _LeakyRNNBase(torch.nn.Module):
 
         else:
             eye_t = torch.eye(self.n_hidden, dtype=torch.float64)
-            phi_t = torch.relu if relu else torch.tanh
-            dphi_t = (lambda z: (z > 0).to(z.dtype)) if relu else (lambda z: 1.0 - torch.tanh(z) ** 2)
 
             def step(h):
-                return (1.0 - a) * h + a * phi_t(W.to(h) @ h + I.to(h))
+                return (1.0 - a) * h + a * phi(W.to(h) @ h + I.to(h))
 
             def jacobian(h):
-                return (1.0 - a) * eye_t.to(h) + a * dphi_t(W.to(h) @ h + I.to(h))[:, None] * W.to(h)
+                return (1.0 - a) * eye_t.to(h) + a * dphi(W.to(h) @ h + I.to(h))[:, None] * W.to(h)
 
         return Map(step, jacobian, dim=self.n_hidden)
 

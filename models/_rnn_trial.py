@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from plasticity.activations import ACTIVATIONS
+
 __all__ = ["effective_trial", "frozen_system", "trial_stability"]
 
 
@@ -34,7 +36,7 @@ def effective_trial(model: Any, inputs: torch.Tensor) -> dict[str, torch.Tensor]
         B, T, _ = x.shape
         n = model.n_hidden
         W_hh, W_in, b = model.W_hh.to(d), model.W_in.to(d), model.b.to(d)
-        phi = torch.tanh if model.activation == "tanh" else torch.relu
+        phi = model._phi
         a = model.alpha
         drive = x @ W_in.T + b
         h = x.new_zeros(B, n)
@@ -92,9 +94,8 @@ def frozen_system(model: Any, W: Any = None, gain: Any = None, threshold: Any = 
 
     n = model.n_hidden
     Wn, bn, g, th = arr(W, model.W_hh), arr(None, model.b), arr(gain, np.ones(n)), arr(threshold, np.zeros(n))
-    a, relu = model.alpha, model.activation == "relu"
-    phi = (lambda z: np.maximum(z, 0.0)) if relu else np.tanh
-    dphi = (lambda z: (z > 0).astype(np.float64)) if relu else (lambda z: 1.0 - np.tanh(z) ** 2)
+    a, act = model.alpha, ACTIVATIONS[model.activation]
+    phi, dphi = act.value, act.derivative
 
     def pre(h):
         return g * (Wn @ h + bn) - th

@@ -30,12 +30,14 @@ import math
 import numpy as np
 import torch
 
+from plasticity.activations import ACTIVATIONS as TABLE
+
 __all__ = ["INITS", "ACTIVATIONS", "ARCHS", "weight_factor", "init_weight", "build_stack", "residual_scale",
            "forward", "phi_prime", "jacobian_products", "affine_network", "two_circles", "n_params", "init_params",
            "network_output", "loss_and_grad", "minibatch_gradient", "sharpness", "full_batch_loss"]
 
 INITS = ("he", "glorot", "naive_small", "naive_unit", "orthogonal")
-ACTIVATIONS = ("relu", "tanh", "linear")
+ACTIVATIONS = ("relu", "tanh", "linear")  # the entries of plasticity.activations.ACTIVATIONS a stack takes
 ARCHS = ("plain", "residual", "residual_scaled", "recurrent")
 
 
@@ -97,16 +99,12 @@ def build_stack(depth: int, width: int, init: str | float, activation: str, arch
 
 
 def _phi(activation: str):
-    return {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda z: z}[activation]
+    return TABLE[activation].value  # torch tensors, differentiable
 
 
 def phi_prime(activation: str, h):
-    """``phi'(h)`` elementwise (torch's convention ReLU'(0) = 0)."""
-    if activation == "relu":
-        return (h > 0).to(h.dtype)
-    if activation == "tanh":
-        return 1.0 - torch.tanh(h) ** 2
-    return torch.ones_like(h)
+    """``phi'(h)`` elementwise, from :data:`plasticity.activations.ACTIVATIONS` (ReLU'(0) = 0)."""
+    return TABLE[activation].derivative(h)
 
 
 def residual_scale(arch: str, depth: int) -> float:

@@ -14,7 +14,8 @@ can be learned; :func:`plasticity.torch.metalearn.metalearn_oja` recovers Oja's 
 Rate rules add up like the numpy ones: ``Hebbian(...) + SynapticScaling(...)`` is a
 :class:`Combined` rule; ``TorchRule.from_numpy(rule)`` is the twin of a configured numpy rule.
 """
-from plasticity.torch._base import RowAffineRule, TorchRule, twin_class
+from plasticity.torch._base import TorchRule, twin_class
+from plasticity.torch._row_affine import RowAffineRule
 from plasticity.torch.metalearn import MetaLearnResult, metalearn_oja
 from plasticity.torch.polynomial import TERM_NAMES, TERMS, PolynomialRule, PolynomialState, term_index
 from plasticity.torch.rules import (

@@ -1,7 +1,7 @@
 """What every torch rule shares: parameters declared by the numpy twin, floats/tensors/Parameters, checks.
 
-(The parameter checks live in :mod:`plasticity.torch._params`, the row-affine step in
-:mod:`plasticity.torch._row_affine`; both public names are importable from here.)
+(The parameter checks live in :mod:`plasticity.torch._params`; the row-affine rules, a subclass,
+in :mod:`plasticity.torch._row_affine`.)
 
 A torch rule is a ``torch.nn.Module`` so that a rule held by a model contributes its
 ``torch.nn.Parameter`` s to ``model.parameters()`` and moves with ``model.to(device)``.
@@ -62,7 +62,7 @@ from plasticity.torch._params import (
     check_tensor_param,
 )
 
-__all__ = ["RowAffineRule", "TorchRule", "check_tensor_param", "twin_class"]
+__all__ = ["TorchRule", "check_tensor_param", "twin_class"]
 
 # numpy rule class -> its torch twin (filled by TorchRule.__init_subclass__)
 _TWINS: dict[type, type] = {}
@@ -89,6 +89,7 @@ class TorchRule(torch.nn.Module):
     #: state field -> the parameter (name) or constant it starts at; default ``<field>0``
     initial: ClassVar[dict[str, str | float]] = {}
     acts_on_neurons: ClassVar[bool] = False
+    clips_to_bounds: ClassVar[bool] = False  # True: a twin takes its numpy rule's weight bounds (row-affine rules)
 
     def __init_subclass__(cls, twin_of: type | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,7 +117,7 @@ class TorchRule(torch.nn.Module):
         cls.param_names = tuple(f.name for f in fields)
         cls.constraints = dict(numpy_cls.constraints)
         cls.acts_on_neurons = bool(getattr(numpy_cls, "acts_on_neurons", False))
-        if issubclass(cls, RowAffineRule):
+        if cls.clips_to_bounds:
             cls.w_bounds = getattr(numpy_cls, "bounds", None)
         # the state: declared here (torch-specific), but its fields are the numpy rule's
         state_cls = cls.__dict__.get("state_class")
@@ -367,6 +368,3 @@ class TorchRule(torch.nn.Module):
                 )
         return list(state)
 
-
-# after TorchRule, which it subclasses (and which refers to it in _declare_twin)
-from plasticity.torch._row_affine import RowAffineRule

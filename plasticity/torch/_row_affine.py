@@ -1,6 +1,6 @@
 """Row-affine torch rules: ``W_i <- clip(W_i (1 + b_i) + a_i x + c_i)``, the step most twins share.
 
-:class:`RowAffineRule` is importable from :mod:`plasticity.torch` and :mod:`plasticity.torch._base`.
+:class:`RowAffineRule` is importable from :mod:`plasticity.torch`.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class RowAffineRule(TorchRule):
     shares it. The coefficients of a sum of rules are the sums of the terms' coefficients
     (:class:`plasticity.torch.Combined`; ``rule_a + rule_b``).
     """
+
+    clips_to_bounds = True
 
     w_bounds: ClassVar[tuple[str, str] | None] = None
 

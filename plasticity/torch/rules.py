@@ -36,7 +36,8 @@ import torch
 import plasticity.rules as _np
 from plasticity.rules import registry as _registry
 from plasticity.torch._base import _TWINS as _twins
-from plasticity.torch._base import RowAffineRule, TorchRule
+from plasticity.torch._base import TorchRule
+from plasticity.torch._row_affine import RowAffineRule
 
 __all__ = [
     "Hebbian", "HebbianState", "Oja", "OjaState", "BCM", "BCMState", "SynapticScaling",
