@@ -151,23 +151,32 @@ def _exact_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i,
 
 
 @njit(cache=True, nogil=True)
-def _groups(mode, step, v, g, last, I, has_I, i0, i1, R, EL, vth, ref, c0, c1, c2,
-            E_e, E_i, dec_e, dec_i, flag):
-    if mode == MODE_COBA_EULER:
-        if has_I:
-            _coba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
-        else:
-            _coba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
-    elif mode == MODE_CUBA_EULER:
-        if has_I:
-            _cuba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
-        else:
-            _cuba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+def _groups_coba(step, v, g, last, I, has_I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
+    if has_I:
+        _coba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
     else:
-        if has_I:
-            _exact_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
-        else:
-            _exact(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+        _coba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+
+
+@njit(cache=True, nogil=True)
+def _groups_cuba(step, v, g, last, I, has_I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
+    if has_I:
+        _cuba_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+    else:
+        _cuba(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+
+
+@njit(cache=True, nogil=True)
+def _groups_exact(step, v, g, last, I, has_I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag):
+    if has_I:
+        _exact_I(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+    else:
+        _exact(step, v, g, last, I, i0, i1, R, EL, vth, ref, c0, c1, c2, E_e, E_i, dec_e, dec_i, flag)
+
+
+# the V update of the network's neuron model (MODE_COBA_EULER, MODE_CUBA_EULER, MODE_CUBA_EXACT,
+# passed as the marker nth(mode)): a run compiles only its own model's kernels
+_groups = compile_time_choice(_groups_coba, _groups_cuba, _groups_exact)
 
 
 @njit(cache=True, nogil=True)
@@ -197,10 +206,11 @@ _rule_step = compile_time_choice(_no_rule_step, spiking_rule_step)
 
 
 @njit(cache=True, nogil=True)
-def run_chunk(plastic, n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec):
+def run_chunk(model, plastic, n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, syn, rec):
     """Advance the network by up to ``n_steps`` steps from global step ``step0``.
 
-    ``plastic`` is :data:`models._compile_choice.STATIC` (no projection is plastic: the rules
+    ``model`` is ``models._compile_choice.nth(prm.mode)`` (the neuron model's V update is
+    compiled in alone); ``plastic`` is :data:`models._compile_choice.STATIC` (no projection is plastic: the rules
     are not compiled in) or ``PLASTIC``. ``prm`` Params, ``pops`` Pops, ``drive`` Drive, ``st`` State (changed in place), ``tab``
     ProjTable, ``syn`` Synapses (plastic weights and rule state changed in place), ``rec``
     Record (filled from ``n_rec0`` spikes on): see :mod:`models._spiking_pack`; ``seed``
@@ -244,7 +254,7 @@ def run_chunk(plastic, n_steps, step0, seed, n_rec0, prm, pops, drive, st, tab, 
         out = ring[slot]
         I_row = drive.I_t[k] if prm.use_I_t else drive.I_ext
         for p in range(n_pops):
-            _groups(prm.mode, step, v, g, last, I_row, pops.has_I[p], pops.start[p], pop_stop[p],
+            _groups(model, step, v, g, last, I_row, pops.has_I[p], pops.start[p], pop_stop[p],
                     pops.R[p], pops.E_L[p], pops.V_th[p], pops.ref[p], pops.c0[p], pops.c1[p], pops.c2[p],
                     prm.E_e, prm.E_i, prm.dec_e, prm.dec_i, flag)
         c = _collect(flag, flag64, out)

@@ -16,7 +16,7 @@ import numpy as np
 from plasticity._validation import check_choice, check_number, positive
 from plasticity.rules._spiking_base import SpikingRule
 from models._spiking_connect import projection_csr, projection_weights
-from models._compile_choice import marker
+from models._compile_choice import marker, nth
 from models._spiking_kernels import STATUS_DIVERGED, STATUS_FULL, run_chunk
 from models._spiking_pack import Drive, PackedProjections, Params, Record, State, pack_pops, pack_projections
 from models._spiking_result import SpikingResult, SynapsePairs, WeightSnapshots
@@ -136,6 +136,7 @@ def run_numba(net, spec: RunSpec) -> SpikingResult:
     V_chunks, chunk_len = [], max(1, int(round(_CHUNK / dt)))
 
     plastic = marker(bool(pk.plastic))  # a static network's loop compiles no rule
+    model = nth(prm.mode)  # nor the V updates of other neuron models
 
     def call(k0, steps):
         I_t = np.zeros((max(steps, 1), N) if use_I_t else (1, 1))
@@ -146,7 +147,7 @@ def run_numba(net, spec: RunSpec) -> SpikingResult:
                 for sl, f in b.I_funcs:
                     I_t[i, sl] = f(t)
         rec_v = np.zeros((rec_idx.size, steps))
-        out = run_chunk(plastic, steps, k0, int(run_rng.integers(2**31 - 1)), n_rec, prm, pops,
+        out = run_chunk(model, plastic, steps, k0, int(run_rng.integers(2**31 - 1)), n_rec, prm, pops,
                         Drive(b.I_const, I_t, pois_p), st, tab, pk.syn, Record(rec_idx, rec_v, rec_step, rec_neuron))
         return out, rec_v
 
