@@ -16,6 +16,14 @@ run are what to read; medians over ``--repeats``. Targets (benchmarks/TARGETS.md
 end, first run <= 1/2 of it.
 
     python benchmarks/bench_coba.py [--long] [--repeats 3] [--only static|plastic]
+    python benchmarks/bench_coba.py --scale 25000 [--repeats 1]
+
+``--scale N``: the network scaled to N neurons (80 % E) at connection probability 0.05, weights
+scaled by (K_COBA / K)^0.5 with K = 0.05 N the in-degree (as ``bench_memory.py --spiking``), and
+a Poisson drive that keeps it firing (:func:`scaled_network`),
+plastic only (E->E triplet, I->E iSTDP; 30 M plastic synapses at N = 25 000); numba warm against
+brian2 cpp_standalone on the same network (the brian2 backend builds it from the same
+connectivity), loop ratio only (target <= 1/4).
 """
 from __future__ import annotations
 
@@ -30,19 +38,22 @@ import tempfile
 import time
 
 
-def worker(backend: str, target: str, plastic: bool, duration: float, seed: int) -> dict:
+def worker(backend: str, target: str, plastic: bool, duration: float, seed: int, n: int = 0) -> dict:
     t0 = time.perf_counter()
     from models.spiking import SpikingNetwork
     from plasticity.rules import InhibitorySTDP, TripletSTDP
 
     we, wi = 6e-9, 67e-9
+    if n:  # scaled network: in-degree 0.05 n instead of 0.02 * 4000, weights scaled by (K0 / K)^0.5
+        k = (0.02 * 4000 / (0.05 * n)) ** 0.5
+        we, wi = we * k, wi * k
     rules = None
     if plastic:
         rules = {"EE": TripletSTDP.minimal_visual_cortex(a3_plus=6.5e-3 * we, a2_minus=7.1e-3 * we, w_max=3 * we),
                  "IE": InhibitorySTDP(eta=1e-2 * wi, target_rate=5.0, tau=20e-3, w_max=10 * wi)}
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
-    net = SpikingNetwork.coba(seed=seed)
+    net = scaled_network(n, we, wi, seed) if n else SpikingNetwork.coba(seed=seed)
     res = net.run(duration, plasticity=rules, backend=backend, brian2_target=target, progress=False)
     total = time.perf_counter() - t0
     return {"loop": res.timings["loop"], "total": total, "import": t_import,
@@ -50,9 +61,23 @@ def worker(backend: str, target: str, plastic: bool, duration: float, seed: int)
             "rate_E": res.rates["E"], "rate_I": res.rates["I"], "cv_E": res.cv_isi()["E"]}
 
 
-def spawn(backend, target, plastic, duration, seed, env_extra=None) -> dict:
+def scaled_network(n: int, we: float, wi: float, seed: int):
+    """COBA scaled to ``n`` neurons at p = 0.05 plus Poisson drive (2000 Hz per neuron from 1000 sources
+    at p = 0.02, weight 6 nS): without it the scaled network falls silent within 1 s (E 0.05 Hz,
+    measured); with it E fires at ~8 Hz."""
+    from models.spiking import PoissonPopulation, Projection, SpikingNetwork
+
+    base = SpikingNetwork.coba(seed=seed, n_exc=int(0.8 * n), n_inh=n - int(0.8 * n), p=0.05, we=we, wi=wi)
+    n_x, p_x, drive = 1000, 0.02, 2000.0
+    return SpikingNetwork(base.populations, base.projections + (Projection("X", "E", p_x, 6e-9), Projection("X", "I", p_x, 6e-9)),
+                          inputs=(PoissonPopulation("X", n_x, drive / (n_x * p_x)),), synapse="conductance",
+                          tau_exc=base.tau_exc, tau_inh=base.tau_inh, E_exc=base.E_exc, E_inh=base.E_inh, dt=base.dt,
+                          method="euler", weight_dtype="float32", seed=seed)
+
+
+def spawn(backend, target, plastic, duration, seed, env_extra=None, n=0) -> dict:
     env = dict(os.environ, **(env_extra or {}))
-    cmd = [sys.executable, __file__, "--worker", backend, target, str(int(plastic)), str(duration), str(seed)]
+    cmd = [sys.executable, __file__, "--worker", backend, target, str(int(plastic)), str(duration), str(seed), str(n)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{backend}/{target} failed:\n{out.stderr[-3000:]}")
@@ -65,8 +90,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=["static", "plastic"], default=None)
     ap.add_argument("--no-cython", action="store_true", help="skip brian2's runtime (cython) target")
+    ap.add_argument("--scale", type=int, default=0, metavar="N", help="plastic network scaled to N neurons at p = 0.05")
     args = ap.parse_args()
     duration = 10.0 if args.long else 1.0
+    if args.scale:
+        scaled(args.scale, duration, args.repeats)
+        return
     cases = [c for c in ("static", "plastic") if args.only in (None, c)]
     print(f"COBA 4000 neurons, {duration:g} s simulated, medians of {args.repeats} (fresh process each)")
     for case in cases:
@@ -106,9 +135,32 @@ def main() -> None:
             print(f"  loop, numba warm / cython runtime   = {med['numba warm']['loop'] / med['brian2 runtime (cython)']['loop']:.3f}")
 
 
+def scaled(n: int, duration: float, repeats: int) -> None:
+    """Plastic network of ``n`` neurons: numba (warm cache) against brian2 cpp_standalone, loop times."""
+    print(f"COBA scaled to {n} neurons (p = 0.05), plastic E->E triplet + I->E iSTDP, {duration:g} s simulated, "
+          f"{repeats} repeat(s), fresh process each")
+    warm_cache = tempfile.mkdtemp(prefix="numba_warm_")
+    spawn("numba", "runtime", True, 0.01, 0, {"NUMBA_CACHE_DIR": warm_cache}, n=400)  # fill the cache
+    runs: dict[str, list[dict]] = {}
+    for rep in range(repeats):
+        runs.setdefault("numba warm", []).append(
+            spawn("numba", "runtime", True, duration, rep, {"NUMBA_CACHE_DIR": warm_cache}, n=n))
+        runs.setdefault("brian2 cpp_standalone", []).append(spawn("brian2", "cpp_standalone", True, duration, rep, n=n))
+    shutil.rmtree(warm_cache, ignore_errors=True)
+    print(f"{'':26s} {'loop s':>8s} {'end-to-end s':>13s} {'E Hz':>6s} {'I Hz':>6s} {'CV E':>5s}   (min/median/max loop)")
+    for label, rs in runs.items():
+        loops = sorted(r["loop"] for r in rs)
+        m = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        print(f"{label:26s} {m['loop']:8.2f} {m['total']:13.2f} {m['rate_E']:6.1f} {m['rate_I']:6.1f} {m['cv_E']:5.2f}"
+              f"   ({loops[0]:.2f}/{statistics.median(loops):.2f}/{loops[-1]:.2f})")
+    ratio = statistics.median(r["loop"] for r in runs["numba warm"]) / statistics.median(
+        r["loop"] for r in runs["brian2 cpp_standalone"])
+    print(f"loop, numba warm / standalone = {ratio:.3f}  (target <= 0.250)")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        b, t, p, d, s = sys.argv[2:7]
-        print(json.dumps(worker(b, t, bool(int(p)), float(d), int(s))))
+        b, t, p, d, s, n = sys.argv[2:8]
+        print(json.dumps(worker(b, t, bool(int(p)), float(d), int(s), int(n))))
     else:
         main()
