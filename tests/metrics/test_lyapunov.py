@@ -184,14 +184,27 @@ def test_householder_engine_matches_explicit_qr(monkeypatch, k, every, tangent):
 
 
 def test_numpy_thread_count_is_restored():
-    from plasticity.metrics._householder import _numpy_openblas
+    from plasticity.metrics._householder import _bundled_openblas
 
-    found = _numpy_openblas()
+    found = _bundled_openblas("numpy")
     if found is None:
         pytest.skip("numpy has no bundled OpenBLAS here")
     before = found[1]()
     n = 70
     lyapunov_spectrum(rate_system(np.eye(n) * 0.5), np.ones(n), 3)
+    assert found[1]() == before
+
+
+def test_scipy_thread_count_is_restored_after_top_k():
+    # the QR of the (n, k) block runs on one scipy BLAS thread; the pool is given back after each
+    from plasticity.metrics._householder import _bundled_openblas
+
+    found = _bundled_openblas("scipy")
+    if found is None:
+        pytest.skip("scipy has no bundled OpenBLAS here")
+    before = found[1]()
+    n = 70
+    lyapunov_spectrum(rate_system(np.eye(n) * 0.5), np.ones(n), 3, k=5)
     assert found[1]() == before
 
 
