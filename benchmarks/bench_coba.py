@@ -62,17 +62,14 @@ def worker(backend: str, target: str, plastic: bool, duration: float, seed: int,
 
 
 def scaled_network(n: int, we: float, wi: float, seed: int):
-    """COBA scaled to ``n`` neurons at p = 0.05 plus Poisson drive (2000 Hz per neuron from 1000 sources
-    at p = 0.02, weight 6 nS): without it the scaled network falls silent within 1 s (E 0.05 Hz,
-    measured); with it E fires at ~8 Hz."""
-    from models.spiking import PoissonPopulation, Projection, SpikingNetwork
+    """COBA scaled to ``n`` neurons at p = 0.05 plus 2000 Hz of Poisson drive per neuron
+    (:func:`models.spiking_builders.with_poisson_drive`): without it the scaled network falls
+    silent within 1 s (E 0.05 Hz, measured); with it E fires at ~6-8 Hz."""
+    from models.spiking import SpikingNetwork
+    from models.spiking_builders import with_poisson_drive
 
     base = SpikingNetwork.coba(seed=seed, n_exc=int(0.8 * n), n_inh=n - int(0.8 * n), p=0.05, we=we, wi=wi)
-    n_x, p_x, drive = 1000, 0.02, 2000.0
-    return SpikingNetwork(base.populations, base.projections + (Projection("X", "E", p_x, 6e-9), Projection("X", "I", p_x, 6e-9)),
-                          inputs=(PoissonPopulation("X", n_x, drive / (n_x * p_x)),), synapse="conductance",
-                          tau_exc=base.tau_exc, tau_inh=base.tau_inh, E_exc=base.E_exc, E_inh=base.E_inh, dt=base.dt,
-                          method="euler", weight_dtype="float32", seed=seed)
+    return with_poisson_drive(base, 2000.0, seed)
 
 
 def spawn(backend, target, plastic, duration, seed, env_extra=None, n=0) -> dict:

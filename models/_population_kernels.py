@@ -31,12 +31,13 @@ from numba import njit, prange
 from plasticity.activations import LINEAR, POWER, RELU, SIGMOID, TANH, jit_scalar_value  # noqa: F401
 from plasticity.activations import RECTIFIED_TANH as RECT_TANH  # noqa: F401
 from models._compile_choice import compile_time_choice
+# divergence codes and the flag scan are the single-matrix kernel's (one meaning for both)
+from models._rate_kernels import NONFINITE_W, NONFINITE_X, OK, W_BOUND, X_BOUND, _first_flag  # noqa: F401
 from plasticity.rules._dispatch import rule_coefficients
 
 ABSENT = -1.0
 _phi = jit_scalar_value()  # phi(code, u, k, e) of the activation table, compiled by numba
 MAP, EULER = 0, 1
-OK, NONFINITE_X, X_BOUND, W_BOUND, NONFINITE_W = 0, 1, 2, 3, 4
 _FM = {"reassoc", "contract", "nsz", "arcp"}
 
 
@@ -191,14 +192,6 @@ def pass_serial(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, 
 def pass_parallel(W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags):
     for p in prange((W.shape[0] + 1) // 2):
         _rows(p, W, pre, nxt, row_pop, proj, start, stop, sign, A, B, C, lo, hi, wb, h, flags)
-
-
-@njit(inline="always")
-def _first_flag(flags):
-    for i in range(flags.shape[0]):
-        if flags[i] != OK:
-            return flags[i]
-    return OK
 
 
 @njit(cache=True, nogil=True)

@@ -28,7 +28,7 @@ import numpy as np
 from models.spiking import PoissonPopulation, Projection, SpikingNetwork
 from plasticity.rules import TripletSTDP
 
-__all__ = ["WE", "WI", "W_MAX_EE", "W_MAX_IE", "N_X", "P_X", "MAX_RATE", "RATE_BIN", "RUNAWAY_RATE", "SILENT_RATE",
+__all__ = ["with_poisson_drive", "WE", "WI", "W_MAX_EE", "W_MAX_IE", "N_X", "P_X", "MAX_RATE", "RATE_BIN", "RUNAWAY_RATE", "SILENT_RATE",
            "triplet_target", "triplet_rule", "driven_coba", "spike_statistics"]
 
 WE, WI = 6e-9, 67e-9             # COBA weights (S)
@@ -56,6 +56,20 @@ def triplet_rule(eta: float = 1.0, target_rate: float | None = None, tau_rate: f
                                              w_max=W_MAX_EE, target_rate=target_rate, tau_rate=tau_rate)
 
 
+def with_poisson_drive(base: SpikingNetwork, drive: float, seed: int, projections: tuple | None = None,
+                       weight: float = WE) -> SpikingNetwork:
+    """``base`` (a COBA network; its ``projections`` replaced when given) plus ``drive`` Hz of Poisson
+    input per neuron: ``N_X`` sources at connection probability ``P_X`` onto E and I with
+    conductance ``weight`` (S). ``drive = 0`` adds no input."""
+    projections = base.projections if projections is None else tuple(projections)
+    inputs = (PoissonPopulation("X", N_X, drive / (N_X * P_X)),) if drive > 0 else ()
+    if drive > 0:
+        projections += (Projection("X", "E", P_X, weight), Projection("X", "I", P_X, weight))
+    return SpikingNetwork(base.populations, projections, inputs=inputs, synapse="conductance",
+                          tau_exc=base.tau_exc, tau_inh=base.tau_inh, E_exc=base.E_exc, E_inh=base.E_inh,
+                          dt=base.dt, method="euler", weight_dtype="float32", seed=seed)
+
+
 def driven_coba(n: int, drive: float, seed: int, ee_scale: float = 1.0) -> SpikingNetwork:
     """COBA (80% E) with in-degree kept at 80 (p = 80 / n), plus ``drive`` Hz of Poisson input per neuron.
 
@@ -67,12 +81,7 @@ def driven_coba(n: int, drive: float, seed: int, ee_scale: float = 1.0) -> Spiki
     if drive == 0 and ee_scale == 1.0:
         return base
     projections = tuple(replace(p, weight=p.weight * ee_scale) if p.key == "EE" else p for p in base.projections)
-    inputs = (PoissonPopulation("X", N_X, drive / (N_X * P_X)),) if drive > 0 else ()
-    if drive > 0:
-        projections += (Projection("X", "E", P_X, WE), Projection("X", "I", P_X, WE))
-    return SpikingNetwork(base.populations, projections, inputs=inputs, synapse="conductance",
-                          tau_exc=base.tau_exc, tau_inh=base.tau_inh, E_exc=base.E_exc, E_inh=base.E_inh,
-                          dt=base.dt, method="euler", weight_dtype="float32", seed=seed)
+    return with_poisson_drive(base, drive, seed, projections)
 
 
 def spike_statistics(res, t_start: float, t_stop: float, fano_bin: float = 0.1, sync_bin: float = 0.01,

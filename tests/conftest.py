@@ -2,6 +2,7 @@
 
 * ``tiny``: the test module's ``TINY`` source registered as the study ``tiny`` (for the study
   harness and CLI tests).
+* ``torch_one_thread``: torch on one thread for a test (RNN tests use it module-wide).
 * ``_spiking_cases``: ``tests/rules/_spiking_cases.py`` (configured spiking-rule instances) loaded
   by path and registered under that module name, so that test modules can
   ``from _spiking_cases import SPIKING_RULES`` under any pytest import mode (``importlib`` mode
@@ -52,3 +53,15 @@ def tiny(request, tmp_path, monkeypatch):
     sys.modules.pop("tiny_study", None)
     yield study_registry.load_study("tiny")
     sys.modules.pop("tiny_study", None)
+
+
+@pytest.fixture()
+def torch_one_thread():
+    """torch on one thread for the test (tiny tensors: the thread pool only adds synchronisation
+    on a shared 2-core machine); the previous count is restored."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

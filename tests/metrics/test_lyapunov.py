@@ -183,28 +183,17 @@ def test_householder_engine_matches_explicit_qr(monkeypatch, k, every, tangent):
     np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-10)
 
 
-def test_numpy_thread_count_is_restored():
+@pytest.mark.parametrize("package, k", [("numpy", None), ("scipy", 5)])
+def test_blas_thread_count_is_restored(package, k):
+    # numpy's pool runs single-threaded during a Householder run, scipy's during the QR of a top-k block
     from plasticity.metrics._householder import _bundled_openblas
 
-    found = _bundled_openblas("numpy")
+    found = _bundled_openblas(package)
     if found is None:
-        pytest.skip("numpy has no bundled OpenBLAS here")
+        pytest.skip(f"{package} has no bundled OpenBLAS here")
     before = found[1]()
     n = 70
-    lyapunov_spectrum(rate_system(np.eye(n) * 0.5), np.ones(n), 3)
-    assert found[1]() == before
-
-
-def test_scipy_thread_count_is_restored_after_top_k():
-    # the QR of the (n, k) block runs on one scipy BLAS thread; the pool is given back after each
-    from plasticity.metrics._householder import _bundled_openblas
-
-    found = _bundled_openblas("scipy")
-    if found is None:
-        pytest.skip("scipy has no bundled OpenBLAS here")
-    before = found[1]()
-    n = 70
-    lyapunov_spectrum(rate_system(np.eye(n) * 0.5), np.ones(n), 3, k=5)
+    lyapunov_spectrum(rate_system(np.eye(n) * 0.5), np.ones(n), 3, k=k)
     assert found[1]() == before
 
 

@@ -13,13 +13,7 @@ from models.rnn import RNN, PlasticRNN, TrainingHistory, train
 from models.tasks import flipflop, flipflop_accuracy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors: torch's thread pool only adds synchronisation on a shared 2-core machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def test_forward_shapes():

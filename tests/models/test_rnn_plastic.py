@@ -12,12 +12,7 @@ from models._rnn_plastic import PlasticScan, _flatten, supports_scan
 from models.rnn import PlasticRNN
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def P(v):
