@@ -47,7 +47,7 @@ def frozen_stability(net, tau: np.ndarray, lyap_steps: int = 300, dt: float = 0.
     # numpy's OpenBLAS on one thread: sweep workers share the cores, and two workers with two
     # BLAS threads each made one eigvals 20-50x slower on a shared 2-core machine
     from plasticity.metrics import max_lyapunov, spectral_radius
-    from plasticity.metrics._householder import numpy_blas_single_thread
+    from plasticity._threads import numpy_blas_single_thread
 
     reasons: list[str] = []
     x = np.asarray(net.x, dtype=float)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import pickle
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -154,17 +153,11 @@ def _run_processes(fn, todo, retries, reserved, max_workers):
 
 
 def _init_worker(threads: int) -> None:
-    """A local worker: numba's threads limited, and exit when the driver dies."""
-    _limit_threads(threads)
+    """A local worker: its thread pools sized to its share of the cores, and exit when the driver dies."""
+    from plasticity._threads import limit_threads
+
+    limit_threads(threads)
     _exit_with_parent()
-
-
-def _limit_threads(threads: int) -> None:
-    """Workers share the cores: numba's thread pool sized to this worker's share."""
-    if "numba" in sys.modules:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 #: Seconds between a worker's checks that its parent (the sweep's driver) is alive.

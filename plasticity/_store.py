@@ -83,7 +83,8 @@ def function_fingerprint(fn: Callable) -> dict[str, Any]:
     of plain values (numbers, strings, containers, parameter dataclasses such as rules; arrays
     by their bytes): a study that changes ``RULES = {...}`` under an unchanged ``point`` must
     not reuse the old points. Modules, classes and functions of other modules are left out
-    (they are library code), as are values whose ``repr`` holds a memory address.
+    (they are library code), as are values whose ``repr`` holds a memory address and the module's
+    own dunders (``__name__`` is ``"__main__"`` under ``python -m``).
     """
     extra = None
     if isinstance(fn, functools.partial):
@@ -121,7 +122,9 @@ def _globals_sha256(fn: Any) -> str | None:
             continue
         seen.add(id(f))
         for name in sorted(_names(f.__code__)):
-            if name not in f.__globals__:
+            # a module's dunders (__name__, __spec__, __file__ ...) say how it was loaded, not what
+            # it computes: `python -m studies.x` and `plasticity study run x` share a store
+            if name not in f.__globals__ or (name.startswith("__") and name.endswith("__")):
                 continue
             v = f.__globals__[name]
             if isinstance(v, types.ModuleType) or isinstance(v, type):

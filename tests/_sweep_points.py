@@ -70,6 +70,32 @@ def scaled(x):
     return {"y": SCALE * x}
 
 
+def pool_sizes(x):
+    """The thread counts this worker's pools were given (-1: numpy has no bundled OpenBLAS here)."""
+    import numba
+
+    from plasticity._threads import _bundled_openblas
+
+    found = _bundled_openblas("numpy")
+    return {"numpy_blas": found[1]() if found else -1, "numba": numba.get_num_threads(),
+            "env": int(os.environ.get("OPENBLAS_NUM_THREADS", "0"))}
+
+
+def named(x):
+    """Reads ``__name__`` (an attribute name is a global name to the code object), which differs
+    between ``python -m _sweep_points`` and ``import _sweep_points``."""
+    log_call(str(x))
+    return {"y": x, "by": named.__name__}
+
+
+if __name__ == "__main__":  # python -m _sweep_points STORE: the sweep of `named` run as a script
+    import sys
+
+    import plasticity
+
+    plasticity.sweep(named, {"x": [1, 2]}, store=sys.argv[1], scheduler="serial", progress=False)
+
+
 def dies_once(x, flag):
     """Kills its own worker process in the middle of the point x == 0 the first time (the file
     ``flag`` marks that it happened); returns normally otherwise."""

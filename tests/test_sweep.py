@@ -185,6 +185,29 @@ def test_store_refused_when_a_module_level_value_changes(tmp_path, monkeypatch):
         plasticity.sweep(pts.scaled, {"x": [1, 2]}, store=store, scheduler="serial")
 
 
+def test_store_shared_between_python_m_and_import(tmp_path, monkeypatch):
+    """A study started as ``python -m module`` resumes under the CLI (module imported): the
+    function's ``__name__`` global differs between the two and must not make the store foreign."""
+    store, log = tmp_path / "store", tmp_path / "calls.log"
+    env = dict(os.environ, SWEEP_CALL_LOG=str(log))
+    subprocess.run([sys.executable, "-m", "_sweep_points", str(store)], cwd=HERE, env=env, check=True)
+    assert pts.calls(log) == ["1", "2"]
+    monkeypatch.setenv("SWEEP_CALL_LOG", str(log))
+    table = plasticity.sweep(pts.named, {"x": [1, 2]}, store=store, scheduler="serial")
+    assert pts.calls(log) == ["1", "2"]  # nothing recomputed
+    assert list(table["y"]) == [1, 2]
+
+
+def test_local_workers_share_the_cores():
+    """Each of the local worker processes sizes its pools (numba, numpy's OpenBLAS, later-loaded
+    BLAS through the environment) to its share of the cores, so that workers never oversubscribe."""
+    workers = 2
+    share = max(1, (os.cpu_count() or 1) // workers)
+    table = plasticity.sweep(pts.pool_sizes, {"x": [0, 1, 2, 3]}, max_workers=workers, progress=False)
+    assert set(table["env"]) == {share} and set(table["numba"]) <= {share}
+    assert set(table["numpy_blas"]) <= {share, -1}
+
+
 def test_progress_bar_only_when_asked(capsys):
     plasticity.sweep(pts.square, {"x": [1, 2, 3]}, scheduler="serial", progress=False)
     assert capsys.readouterr().err == ""

@@ -18,67 +18,14 @@ LAPACK Users' Guide (1999), sec. 2.4.2 (orthogonal factorisations in Householder
 """
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-from contextlib import contextmanager
-from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from scipy.linalg import blas, lapack
 
-__all__ = ["HouseholderTangent", "numpy_blas_single_thread", "scipy_blas_single_thread"]
+from plasticity._threads import numpy_blas_single_thread, scipy_blas_single_thread
 
-
-@lru_cache(maxsize=2)
-def _bundled_openblas(package: str) -> tuple[Any, Any] | None:
-    """``(set_num_threads, get_num_threads)`` of the OpenBLAS bundled in ``package``'s wheel
-    (``numpy`` or ``scipy``), or None.
-
-    Only a library inside ``<package>.libs`` is touched: it is private to that package, so pinning
-    it never slows the other (a system BLAS shared by both is left alone).
-    """
-    module = np if package == "numpy" else __import__(package)
-    libdir = os.path.join(os.path.dirname(os.path.dirname(module.__file__)), f"{package}.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in ("scipy_openblas_{}_num_threads64_", "scipy_openblas_{}_num_threads",
-                       "openblas_{}_num_threads64_", "openblas_{}_num_threads"):
-            setter, getter = (getattr(lib, suffix.format(v), None) for v in ("set", "get"))
-            if setter is not None and getter is not None:
-                setter.restype, getter.restype = None, ctypes.c_int
-                setter.argtypes = [ctypes.c_int]
-                return setter, getter
-    return None
-
-
-@contextmanager
-def _blas_single_thread(package: str) -> Iterator[None]:
-    found = _bundled_openblas(package)
-    if found is None:
-        yield
-        return
-    setter, getter = found
-    before = int(getter())
-    setter(1)
-    try:
-        yield
-    finally:
-        setter(before)
-
-
-def numpy_blas_single_thread():
-    """Within the block, numpy's bundled OpenBLAS runs on one thread (no-op when not found)."""
-    return _blas_single_thread("numpy")
-
-
-def scipy_blas_single_thread():
-    """Within the block, scipy's bundled OpenBLAS runs on one thread (no-op when not found)."""
-    return _blas_single_thread("scipy")
+__all__ = ["HouseholderTangent"]
 
 
 def _log_abs_diagonal(H: np.ndarray, k: int) -> np.ndarray:

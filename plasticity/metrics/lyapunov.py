@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from plasticity._validation import Interval, as_rng, check_number, positive
-from plasticity.metrics._householder import HouseholderTangent, numpy_blas_single_thread
+from plasticity._threads import numpy_blas_single_thread
+from plasticity.metrics._householder import HouseholderTangent
 from plasticity.metrics._tangent import SMALL_N, ExplicitTangent
 from plasticity.metrics.linalg import is_torch
 from plasticity.metrics.systems import Flow, Map, _System

@@ -186,7 +186,7 @@ def test_householder_engine_matches_explicit_qr(monkeypatch, k, every, tangent):
 @pytest.mark.parametrize("package, k", [("numpy", None), ("scipy", 5)])
 def test_blas_thread_count_is_restored(package, k):
     # numpy's pool runs single-threaded during a Householder run, scipy's during the QR of a top-k block
-    from plasticity.metrics._householder import _bundled_openblas
+    from plasticity._threads import _bundled_openblas
 
     found = _bundled_openblas(package)
     if found is None:
