@@ -47,11 +47,13 @@ from models.spiking_builders import MAX_RATE, RATE_BIN, RUNAWAY_RATE, SILENT_RAT
 from plasticity.rules import TripletSTDP
 
 __all__ = ["critical_estimates", "PROBE_ETA", "PROBE_DURATION", "PROBE_SKIP", "SMOOTH_BINS", "probe_drift", "poisson_drift",
-           "meanfield_tau_rate", "measured_tau_rate", "critical_from_sweep", "run_outcome", "smooth"]
+           "meanfield_tau_rate", "measured_tau_rate", "critical_from_sweep", "run_outcome", "late_runaway", "smooth",
+           "SETTLE_TIME"]
 
 PROBE_ETA = 1e-3        # learning-rate factor of the probes: relative weight change ~1e-4 over a probe
 PROBE_DURATION, PROBE_SKIP = 1.5, 0.5   # s: probe length, and the start transient left out
 SMOOTH_BINS = 3         # RATE_BIN bins: the 0.15 s moving average of the runaway criterion
+SETTLE_TIME = 2.0       # s: the start transient of a plastic run; the "late" criterion ignores crossings before it
 
 
 def smooth(x: np.ndarray, k: int = SMOOTH_BINS) -> np.ndarray:
@@ -166,6 +168,13 @@ def run_outcome(res) -> dict:
             "rate_times": times + RATE_BIN / 2, "rate_E_t": rates["E"]}
 
 
+def late_runaway(times, rates, diverged: bool, settle: float = SETTLE_TIME) -> bool:
+    """Unstable after the start transient: the smoothed E rate passes RUNAWAY_RATE after ``settle``
+    seconds, or the run diverged (a run stopped early cannot show that it would have recovered)."""
+    y, t = smooth(np.asarray(rates, float)), np.asarray(times, float)
+    return bool(diverged) or bool(np.any(y[t >= settle] > RUNAWAY_RATE))
+
+
 def critical_estimates(table) -> dict:
     """Per learning-rate factor eta of a :mod:`studies.fast_rate_detector` table: the critical values.
 
@@ -179,20 +188,27 @@ def critical_estimates(table) -> dict:
     uniform-weight probes described the settled network (whose drift is zero on average there);
     ``runaway_at``: median time of the first runaway crossing over the unstable runs (s), and
     ``detector_moved``: 1 - exp(-runaway_at / tau_rate) at the first unstable tau_rate, the fraction
-    of its way a step-driven detector had gone by then.
+    of its way a step-driven detector had gone by then; ``sim_late``: as ``sim`` with
+    :func:`late_runaway` (crossings in the first SETTLE_TIME seconds ignored; NaNs when the runs are
+    not longer than twice that).
     """
     ok = table[table["error"].isna()] if "error" in table else table
-    pr = ok[ok["part"] == "probe"].assign(P=lambda d: d["drift"].abs())
-    by = pr.groupby(["ee_scale", "kind"])[["P", "rate_E"]].mean().unstack("kind")
+    pr = ok[ok["part"] == "probe"]
+    by = [] if "drift" not in pr else (pr.assign(P=pr["drift"].abs()).groupby(["ee_scale", "kind"])[["P", "rate_E"]]
+                                       .mean().unstack("kind"))  # no probes: no estimates
     out = {}
     for eta, g in ok[ok["part"] == "spiking"].groupby("eta"):
-        frac = g.groupby("tau_rate")["unstable"].mean()
-        sim = critical_from_sweep(frac.index, frac.to_numpy())
+        sim = critical_from_sweep(*_fraction(g, "unstable"))
         stable = g[g["tau_rate"] == sim[1]]          # the last stable tau: the operating point next to tau_c
         rho_star = float(stable["rate_E_final"].mean()) if len(stable) else math.nan
         cross = g.loc[g["unstable"].astype(bool), "runaway_at"].dropna()
         t_run = float(cross.median()) if len(cross) else math.nan
-        est = {"sim": sim, "rho_star": rho_star, "poisson": math.nan, "measured": math.nan, "extrapolated": True,
+        late = math.nan, math.nan, math.nan
+        kept = g.loc[~g["diverged"].astype(bool), "rate_times"] if "rate_times" in g else []  # diverged: stopped early
+        if len(kept) and kept.map(lambda t: len(t) and t[-1] > 2 * SETTLE_TIME).all():
+            g = g.assign(late=[late_runaway(r.rate_times, r.rate_E_t, r.diverged) for r in g.itertuples()])
+            late = critical_from_sweep(*_fraction(g, "late"))
+        est = {"sim": sim, "sim_late": late, "rho_star": rho_star, "poisson": math.nan, "measured": math.nan, "extrapolated": True,
                "ltp_excess": math.nan, "balance": math.nan, "runaway_at": t_run,
                "detector_moved": 1 - math.exp(-t_run / sim[2]) if math.isfinite(sim[2]) else math.nan}
         if len(by) >= 2 and "ltp" in by["P"] and "ltd" in by["P"]:
@@ -206,3 +222,9 @@ def critical_estimates(table) -> dict:
                        balance=P_star / (L_star * (rho_star / triplet_target()) ** 2))
         out[float(eta)] = est
     return out
+
+
+def _fraction(g, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """tau_rate values and the fraction of runs (seeds) with ``column`` true at each."""
+    frac = g.groupby("tau_rate")[column].mean()
+    return frac.index.to_numpy(float), frac.to_numpy(float)

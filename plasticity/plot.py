@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["spread_labels", "PALETTE", "RULE_COLORS", "rule_color", "series_color", "STYLE", "paper_style", "new_figure", "save_figure",
+__all__ = ["spread_labels", "plain_log_ticks", "PALETTE", "RULE_COLORS", "rule_color", "series_color", "STYLE", "paper_style", "new_figure", "save_figure",
            "metric_over_time", "metric_vs_param", "eigenvalues_with_gershgorin", "raster"]
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
@@ -254,6 +254,15 @@ def _discs(J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return gershgorin_discs(J)
     except (ImportError, AttributeError):  # metrics not there: the definition, in numpy
         return np.diag(J).copy(), np.abs(J).sum(axis=1) - np.abs(np.diag(J))
+
+
+def plain_log_ticks(axis, ticks: Sequence[float]) -> None:
+    """Plain-number ticks at ``ticks`` on a log axis (matplotlib's 3x10^1 labels collide on a short decade)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def spread_labels(values: Sequence[float], gap: float, lo: float, hi: float) -> list[float]:

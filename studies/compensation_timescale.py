@@ -52,6 +52,7 @@ import pandas as pd
 from models.ei_compensation import in_degree, network, simulate
 from models.ei_meanfield import BCM_POWER, RULES, critical_tau, fixed_point, full_critical_tau
 from plasticity.metrics.boundary import power_law_fit, stability_bracket
+from plasticity.metrics.outcomes import agreement
 
 NAME = "compensation_timescale"
 LABELS = {"bcm": "Hebbian + sliding threshold (BCM)", "scaling": "Hebbian + synaptic scaling"}
@@ -121,8 +122,7 @@ def boundary_table(table: pd.DataFrame) -> pd.DataFrame:
             "rule": rule, "p": float(p), "n_e": int(n_e), "K": float(g["K"].iloc[0]), "eta": float(eta),
             "tau_pred": pred, "tau_full": full, "tau_lo": lo, "tau_hi": hi, "tau_sim": sim, "ratio": ratio,
             "ratio_lo": lo / pred, "ratio_hi": hi / pred, "ratio_full": sim / full, "monotonic": mono,
-            "runs": int(len(g)), "outcome": ("within 20%" if abs(ratio - 1) <= TOLERANCE else "outside 20%")
-            if np.isfinite(ratio) else "not bracketed",
+            "runs": int(len(g)), "outcome": agreement(ratio, TOLERANCE, undefined="not bracketed"),
         })
     out = pd.DataFrame(rows)
     out["slope"], out["slope_se"] = math.nan, math.nan

@@ -72,6 +72,7 @@ _EXPORTS = {
     "RUN_CLASSES": "classify",
     # outcomes over seeds, stability boundaries, assembly retention
     "OUTCOME_ORDER": "outcomes",
+    "agreement": "outcomes",
     "majority_outcome": "outcomes",
     "outcome_counts": "outcomes",
     "summarize_runs": "outcomes",

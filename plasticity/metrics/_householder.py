@@ -11,7 +11,7 @@ one ``dgemm``. Workspaces are queried (``lwork=-1``): scipy's default ``geqrf`` 
 numpy and scipy wheels each bundle their own OpenBLAS with its own thread pool; the user's
 ``step``/``jacobian`` run through numpy's, the factorisations through scipy's, and a pool whose
 threads still spin after a call competes with the other (on 2 cores this doubles the step
-time). :func:`numpy_blas_single_thread` pins numpy's pool to one thread during the loop.
+time). :func:`plasticity._threads.numpy_blas_single_thread` pins numpy's pool to one thread during the loop.
 
 Reference: Geist, Parlitz & Lauterborn (1990), Prog Theor Phys 83:875 (QR method H2);
 LAPACK Users' Guide (1999), sec. 2.4.2 (orthogonal factorisations in Householder form).
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas, lapack
 
-from plasticity._threads import numpy_blas_single_thread, scipy_blas_single_thread
+from plasticity._threads import scipy_blas_single_thread
 
 __all__ = ["HouseholderTangent"]
 

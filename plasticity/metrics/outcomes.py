@@ -6,14 +6,24 @@ the summary reports the worse one: one stable and one diverged run read "diverge
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["OUTCOME_ORDER", "majority_outcome", "outcome_counts", "summarize_runs"]
+__all__ = ["OUTCOME_ORDER", "agreement", "majority_outcome", "outcome_counts", "summarize_runs"]
 
 #: Run classes of ``classify_run``, best to worst.
 OUTCOME_ORDER = ("stable", "oscillating", "saturated", "silent", "runaway", "diverged")
+
+
+def agreement(ratio: float, tolerance: float, undefined: str = "undefined") -> str:
+    """Outcome of comparing an estimate with a reference: ``"within 30%"`` when
+    ``|ratio - 1| <= tolerance`` (``ratio`` = estimate / reference, ``tolerance`` = 0.3), ``"outside
+    30%"`` otherwise, and ``undefined`` for a NaN or infinite ratio (e.g. a reference not bracketed)."""
+    if not math.isfinite(ratio):
+        return undefined
+    return f"{'within' if abs(ratio - 1) <= tolerance else 'outside'} {tolerance:.0%}"
 
 
 def majority_outcome(outcomes: Iterable[str], order: tuple[str, ...] = OUTCOME_ORDER) -> str:

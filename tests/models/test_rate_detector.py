@@ -127,3 +127,24 @@ def test_critical_estimates_of_a_constructed_sweep():
     assert e["measured"] == pytest.approx(1 / (G * (3 * c3 * rho_star**2 - 2 * c2 * rho_star**3 / kappa**2)), rel=1e-2)
     assert e["ltp_excess"] == pytest.approx(1.0) and e["balance"] == pytest.approx(kappa / rho_star, rel=1e-3)
     assert e["runaway_at"] == 0.3 and e["detector_moved"] == pytest.approx(1 - math.exp(-0.3 / 2.0))
+    assert all(math.isnan(v) for v in e["sim_late"])  # no rate time courses: no late criterion
+
+
+def test_late_criterion_ignores_the_start_transient():
+    # 10 s runs: tau_rate 1 and 2 s cross the runaway line only in the first second (transient), 4 s bursts at 6 s,
+    # 8 s diverges (stopped) at 1 s: any-crossing boundary 0.5-1 s, late boundary 2-4 s
+    from models.spiking_builders import RATE_BIN
+
+    t = np.arange(0, 10, RATE_BIN) + RATE_BIN / 2
+    early, late = np.where(t < 0.6, 90.0, 15.0), np.where((t > 6) & (t < 6.5), 90.0, 15.0)
+    assert not rd.late_runaway(t, early, diverged=False) and rd.late_runaway(t, late, diverged=False)
+    assert rd.late_runaway(t[:20], early[:20], diverged=True)  # stopped early: cannot show it would have recovered
+    rates = {0.5: (np.full_like(t, 15.0), False), 1.0: (early, False), 2.0: (early, False), 4.0: (late, False),
+             8.0: (early[:20], True)}
+    import pandas as pd
+
+    table = pd.DataFrame([{"part": "spiking", "eta": 1.0, "tau_rate": tau, "seed": 0, "rate_times": t[:len(y)],
+                           "rate_E_t": y, "diverged": div, "unstable": tau > 0.5, "rate_E_final": 15.0,
+                           "runaway_at": 0.3 if tau > 0.5 else math.nan} for tau, (y, div) in rates.items()])
+    e = rd.critical_estimates(table.assign(error=None))[1.0]
+    assert e["sim"][1:] == (0.5, 1.0) and e["sim_late"][1:] == (2.0, 4.0)
