@@ -19,7 +19,7 @@ class _KernelArgs:
     """The packed rules of the plastic projections, as the arrays ``run_chunk`` takes."""
 
     def __init__(self, net: Any, plastic: dict[str, Any]) -> None:
-        from plasticity.rules._base import PackedRule
+        from plasticity.rules._base import PackedRule, check_weights_in_bounds
 
         npop, n = len(net.population_list), net.n
         index = {p.name: k for k, p in enumerate(net.population_list)}
@@ -47,6 +47,9 @@ class _KernelArgs:
             if not lo[-1] < hi[-1]:
                 raise ValueError(f"RateNetwork.run: plasticity[{name!r}] has weight bounds [{rlo}, {rhi}] that do not "
                                  f"overlap projection {name!r}'s [{pr.w_min}, {pr.w_max}]")
+            block = net._W[t, net.populations[pr.source]]  # a view; absent synapses are stored as ABSENT < 0
+            check_weights_in_bounds(f"RateNetwork.run: plasticity[{name!r}]", block, lo[-1], hi[-1], absent_below=0.0,
+                                    where=f"weights({name!r})")  # else the kernel would clip them silently
             S = np.zeros((pk.S.shape[0], n))
             S[:, :t.stop - t.start] = pk.S
             rows.append(S)

@@ -62,7 +62,7 @@ class _Stepper:
 
     def __init__(self, net: Any, fused: bool, rule: Any, state: Any, x: np.ndarray, bound: float,
                  wbound: float, mrow: np.ndarray, par: bool | None = None):
-        from plasticity.rules._base import PackedRule
+        from plasticity.rules._base import PackedRule, check_weights_in_bounds
 
         self.net, self.fused, self.rule, self.state = net, fused, rule, state
         W, n = net.W, net.n
@@ -73,6 +73,7 @@ class _Stepper:
         self.par = (n >= PARALLEL_MIN_N and num_threads() > 1) if par is None else bool(par)
         self.packed = PackedRule(rule, state, n) if fused else PackedRule.static(n)
         lo, hi = rule.weight_bounds() if fused else (-math.inf, math.inf)
+        check_weights_in_bounds("RateNetwork.run", W, lo, hi)  # the kernel would clip them silently
         self.ip = self.packed.neuron_rows >= 0
         if self.ip:  # views: the kernel advances the state rows and the neurons read them
             self.thr = self.packed.S[self.packed.neuron_rows]

@@ -53,6 +53,23 @@ def rate_step(rule, state):
     rule.update(np.full((N_POST, N_PRE), 0.5), np.ones(N_PRE), np.ones(N_POST), state, 0.1)
 
 
+def rate_rule_W(rule, W):
+    rule.update(W, np.ones(N_PRE), np.ones(N_POST), rule.init_state(N_POST, N_PRE), 0.1)
+
+
+def rate_network_run(rule, W):
+    from models.rate import RateNetwork
+
+    RateNetwork(W, activation="tanh", seed=0).run(3, rule=rule, progress=False)
+
+
+def ei_network_run(w_max):
+    from models.rate import RateNetwork
+
+    net = RateNetwork.ei(20, p=1.0, seed=0)
+    net.run(3, plasticity={"EE": Hebbian(eta=1e-3, w_min=0.0, w_max=w_max)}, progress=False)
+
+
 def combined_nan_term():
     rule = Hebbian(eta=0.1) + SynapticScaling(eta=0.1, target=1.0, tau=2.0)
     state = rule.init_state(N_POST, N_PRE)
@@ -145,6 +162,23 @@ CASES = [
                  r"state\.terms\[1\]\.rate must be finite", id="combined-term-nan"),
     pytest.param(lambda tp, mp: rate_step(Hebbian(eta=0.1) + BCM(eta=0.1, tau_theta=1.0), BCMState(np.zeros(N_POST))),
                  TypeError, r"state must be a CombinedState .*got BCMState", id="combined-state-of-term"),
+    # rate rules and networks: weights outside the rule's bounds would be clipped silently
+    pytest.param(lambda tp, mp: rate_rule_W(Hebbian(eta=0.1, w_min=0.0, w_max=1.0), np.full((N_POST, N_PRE), -0.5)),
+                 ValueError, r"Hebbian\.update: W must hold weights in \[w_min, w_max\] = \[0, 1\].*got W\[0, 0\] = -0\.5",
+                 id="hebbian-W-below-w_min"),
+    pytest.param(lambda tp, mp: Hebbian(eta=0.1, w_max=1.0).reference_update(
+        np.full((N_POST, N_PRE), 2.0), np.ones(N_PRE), np.ones(N_POST), Hebbian(eta=0.1).init_state(N_POST, N_PRE), 0.1),
+                 ValueError, r"Hebbian\.update: W must hold weights in .*got W\[0, 0\] = 2\.0", id="hebbian-reference-W-above"),
+    pytest.param(lambda tp, mp: rate_rule_W(Hebbian(eta=0.1, w_max=1.0) + BCM(eta=0.1, tau_theta=1.0),
+                                            np.where(np.eye(N_POST, N_PRE) > 0, 0.5, np.nan)), ValueError,
+                 r"Combined\.update: W must hold weights in .*got W\[0, 1\] = nan", id="combined-W-nan"),
+    pytest.param(lambda tp, mp: rate_network_run(Hebbian(eta=0.1, w_min=-1.0, w_max=1.0),
+                                                 np.where(np.eye(4) > 0, 2.0, 0.1)), ValueError,
+                 r"RateNetwork\.run: W must hold weights in \[w_min, w_max\] = \[-1, 1\].*got W\[0, 0\] = 2\.0",
+                 id="rate-network-W-above-w_max"),
+    pytest.param(lambda tp, mp: ei_network_run(1e-3), ValueError,
+                 r"RateNetwork\.run: plasticity\['EE'\]: weights\('EE'\) must hold weights in \[w_min, w_max\] = "
+                 r"\[0, 0\.001\]", id="ei-network-EE-above-rule-w_max"),
     # spiking rules: weights outside the bounds would be clipped silently
     pytest.param(lambda tp, mp: spiking_step(PAIR, np.full((N_POST, N_PRE), 0.05)), ValueError,
                  r"PairSTDP\.update: W must hold weights in \[w_min, w_max\] = \[0\.1, 0\.9\].*got W\[0, 0\] = 0\.05",
@@ -294,6 +328,19 @@ def test_rate_rule_with_good_float32_state_still_steps():
     assert not np.array_equal(W, 0.5) and np.all(np.isfinite(W))
     assert state.theta.dtype == np.float32
     np.testing.assert_allclose(state.theta, 0.2 + 0.1 / 2.0 * (1.0 - 0.2), rtol=1e-6)  # theta += dt/tau (y^2 - theta)
+
+
+def test_rate_rules_and_networks_accept_weights_on_their_bounds():
+    W = np.full((N_POST, N_PRE), 0.1)
+    W[:, 0] = 0.9
+    rule = Hebbian(eta=0.1, w_min=0.1, w_max=0.9)
+    rule.update(W, np.ones(N_PRE), np.ones(N_POST), rule.init_state(N_POST, N_PRE), 0.1)
+    assert np.all((W >= 0.1) & (W <= 0.9)) and np.any(W == 0.9)  # the clip acted on the way
+    from models.rate import RateNetwork
+
+    net = RateNetwork.ei(20, p=0.5, seed=0)  # absent synapses (stored as -1) are not weights: not checked
+    w_max = float(net.weights("EE").max())
+    net.run(3, plasticity={"EE": Hebbian(eta=1e-3, w_min=0.0, w_max=w_max)}, progress=False)
 
 
 def test_spiking_rule_accepts_weights_on_its_bounds():

@@ -28,7 +28,8 @@ import numpy as np
 
 from plasticity._validation import Interval, check_choice, check_finite_array, check_number, check_shape
 
-__all__ = ["Rule", "RateRule", "PackedRule", "check_step", "state_class", "pack_state", "unpack_state"]
+__all__ = ["Rule", "RateRule", "PackedRule", "check_step", "check_weights_in_bounds", "out_of_bounds_error",
+           "state_class", "pack_state", "unpack_state"]
 
 
 class Rule:
@@ -76,8 +77,11 @@ def check_step(rule: Rule, W: np.ndarray, pre: np.ndarray, post: np.ndarray, sta
     of shape ``(n_post,)`` (``(n_pre,)`` for a spiking rule's ``pre_fields``). Everything is
     checked before W is touched.
 
-    W is checked for shape and float dtype only: scanning it for NaN would cost a full
-    pass, which is the whole budget of the kernel. Networks detect non-finite weights.
+    W is checked for shape and float dtype; a rate rule with finite weight bounds also scans it
+    once for weights outside them (:func:`check_weights_in_bounds`: one read, about half the
+    cost of the step), which the step would clip silently. Unbounded rules do not scan W (NaN
+    weights would cost a full pass to find: networks detect non-finite weights). Spiking
+    rules check only the weights their step changes.
     """
     owner = f"{type(rule).__name__}.update"
     if not isinstance(W, np.ndarray) or W.ndim != 2:
@@ -99,6 +103,32 @@ def check_step(rule: Rule, W: np.ndarray, pre: np.ndarray, post: np.ndarray, sta
     if not (math.isfinite(dt) and dt > 0):
         raise ValueError(f"{owner}: dt must be a number in (0, inf); got {dt!r}")
     _check_state(owner, "state", rule, state, W.shape)
+    if not rule.spiking:
+        check_weights_in_bounds(owner, W, *rule.weight_bounds())
+
+
+def check_weights_in_bounds(owner: str, W: np.ndarray, w_min: float, w_max: float, absent_below: float = -math.inf,
+                            where: str = "W") -> None:
+    """Raise :func:`out_of_bounds_error` if a weight of the 2-D array ``W`` lies outside
+    ``[w_min, w_max]`` or is NaN (a step of the rule would clip it silently). Entries below
+    ``absent_below`` are absent synapses and not checked. Bounds are compared as stored in ``W``'s
+    dtype (float32 rounds them). Nothing to do for unbounded rules; one read of ``W`` otherwise."""
+    if w_min == -math.inf and w_max == math.inf:
+        return
+    from plasticity.rules._kernels import first_outside
+
+    lo, hi, skip = (W.dtype.type(v) for v in (w_min, w_max, absent_below))
+    i, j = first_outside(W, lo, hi, skip)
+    if i >= 0:
+        raise out_of_bounds_error(owner, where, (i, j), W[i, j], w_min, w_max)
+
+
+def out_of_bounds_error(owner: str, where: str, index: tuple[int, int], value: Any, w_min: float,
+                        w_max: float) -> ValueError:
+    """The error for a weight ``where[index] = value`` outside a rule's bounds (rate and spiking rules)."""
+    return ValueError(f"{owner}: {where} must hold weights in [w_min, w_max] = [{w_min:g}, {w_max:g}] (the rule's "
+                      f"bounds); got {where}[{index[0]}, {index[1]}] = {float(value)!r} (the step would clip it "
+                      f"silently)")
 
 
 def state_class(rule: Any) -> type | None:

@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-__all__ = ["affine_rows"]
+__all__ = ["affine_rows", "first_outside"]
 
 
 @njit(cache=True, nogil=True)
@@ -34,3 +34,24 @@ def affine_rows(W, x, a, b, c, w_min, w_max):
         else:
             for j in range(n_pre):
                 row[j] = row[j] * si + ai * x[j] + ci
+
+
+@njit(cache=True, nogil=True)
+def first_outside(W, w_min, w_max, absent_below):
+    """``(i, j)`` of the first weight outside ``[w_min, w_max]`` or NaN, row by row; ``(-1, -1)`` if none.
+    Entries below ``absent_below`` mark absent synapses and are skipped (``-inf``: none are).
+
+    One read of ``W``: a row's flag is a branch-free reduction; only a flagged row is searched."""
+    n_post, n_pre = W.shape
+    for i in range(n_post):
+        row = W[i]
+        inside = True
+        for j in range(n_pre):
+            w = row[j]
+            inside &= ((w >= w_min) & (w <= w_max)) | (w < absent_below)
+        if not inside:
+            for j in range(n_pre):
+                w = row[j]
+                if not ((w >= w_min and w <= w_max) or w < absent_below):
+                    return i, j
+    return -1, -1

@@ -89,7 +89,7 @@ import numpy as np
 from numba import njit
 
 from plasticity._validation import check_shape
-from plasticity.rules._base import Rule, _check_sizes, check_step
+from plasticity.rules._base import Rule, _check_sizes, check_step, out_of_bounds_error
 
 __all__ = ["SpikingRule", "check_spikes", "post_index", "fill_post_index", "decay", "decay_reference", "clip", "TINY"]
 
@@ -181,8 +181,7 @@ def _check_bounds(owner: str, W: np.ndarray, fired_pre: np.ndarray, fired_post: 
             i, j = np.unravel_index(np.argmax(bad), bad.shape)
             i = i if isinstance(rows, slice) else rows[i]
             j = j if isinstance(cols, slice) else cols[j]
-            raise ValueError(f"{owner}: W must hold weights in [w_min, w_max] = [{w_min:g}, {w_max:g}] (the rule's "
-                             f"bounds); got W[{i}, {j}] = {float(W[i, j])!r} (the step would clip it silently)")
+            raise out_of_bounds_error(owner, "W", (i, j), W[i, j], w_min, w_max)
 
 
 def _stack(state: Any, fields: tuple[str, ...]) -> np.ndarray:

@@ -179,9 +179,9 @@ def test_as_system_jacobian_matches_finite_differences():
 
 @pytest.mark.parametrize("cls", RATE_RULES, ids=lambda c: c.__name__)
 def test_every_rule_keeps_bounds_sparsity_and_signs(cls):
-    net = small_net("flow", seed=2)
-    mask0 = {k: net.connectivity(k) for k in net.projections}
     for base in cls.examples():
+        net = small_net("flow", seed=2)  # fresh weights inside every example's bounds (outside: run raises)
+        mask0 = {k: net.connectivity(k) for k in net.projections}
         rule = base + Hebbian(0.05)  # a composition, so that every rule is pushed hard
         res = net.run(80, plasticity={"EE": rule, "IE": base}, inputs={"E": 1.0}, progress=False)
         for name, pr in net.projections.items():

@@ -82,6 +82,8 @@ def make(n=24, g=0.9, seed=1, dynamics="map", method="euler", dtype=np.float64, 
 def test_fused_kernel_matches_numpy_loop_float64(rule_name, dynamics, method):
     rule = {**RULES, **REGISTERED}[rule_name]
     net = make(dynamics=dynamics, method=method, tau=2.0, dt=0.2)
+    if rule is not None:
+        np.clip(net.W, *rule.weight_bounds(), out=net.W)  # weights outside the rule's bounds: run raises
     W0, x0 = net.W.copy(), np.random.default_rng(5).uniform(-1, 1, net.n)
     I = np.random.default_rng(6).normal(0, 0.3, (40, net.n))
     res = net.run(40, rule=rule, inputs=I, x0=x0)

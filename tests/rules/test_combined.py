@@ -62,6 +62,7 @@ def test_kernel_and_reference_agree_with_bounds_and_neuron_term():
     rule = Hebbian(0.2, w_min=-0.1, w_max=0.3) + InhibitoryPlasticity(0.1, 0.4) + IntrinsicPlasticity(0.05, 0.5) \
         + HeterosynapticDecay(0.3, w_ref=0.05)
     W0, pre, post = inputs(1)
+    W0 = np.clip(W0, 0.0, 0.3)  # start inside the bounds (update raises on weights outside them)
     W1, W2 = W0.copy(), W0.copy()
     s1, s2 = rule.init_state(N_POST, N_PRE), rule.init_state(N_POST, N_PRE)
     for _ in range(20):

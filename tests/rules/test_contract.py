@@ -51,7 +51,7 @@ def step_inputs(rule, n_post: int, n_pre: int, steps: int, seed: int):
             for _ in range(steps)
         ]
     else:
-        W = rng.normal(0.0, 0.5, (n_post, n_pre))
+        W = np.clip(rng.normal(0.0, 0.5, (n_post, n_pre)), *rule.weight_bounds())  # update refuses W outside
         seq = [(rng.normal(0.0, 1.0, n_pre), rng.normal(0.3, 0.8, n_post)) for _ in range(steps)]
     return W, seq
 
@@ -139,7 +139,7 @@ def test_kernel_matches_reference_property(base, data):
     n_pre = data.draw(st.integers(1, 9), label="n_pre")
     dt = data.draw(st.floats(0.001, 0.2), label="dt")
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    W0 = rng.normal(0.0, 1.0, (n_post, n_pre))
+    W0 = np.clip(rng.normal(0.0, 1.0, (n_post, n_pre)), *rule.weight_bounds())
     # Rates are non-negative here, so that a non-integer power of y stays real.
     seq = [(rng.normal(0.0, 1.0, n_pre), rng.uniform(0.0, 2.0, n_post)) for _ in range(8)]
     (W_fast, s_fast), (W_ref, s_ref) = run_both(rule, W0, seq, dt)

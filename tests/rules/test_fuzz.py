@@ -267,7 +267,7 @@ def test_update_refuses_bad_arguments_or_matches_the_reference(rule, data):
             pre0[0] = 0.5
             case.bad.add("pre")
     else:
-        W0 = rng.normal(0.0, 1.0, (n_post, n_pre))
+        W0 = np.clip(rng.normal(0.0, 1.0, (n_post, n_pre)), *rule.weight_bounds())  # outside: refused (test_bad_inputs)
         pre0 = rng.normal(0.0, 1.0, _shape(data, case, "pre", n_pre))
         post0 = rng.uniform(0.0, 2.0, _shape(data, case, "post", n_post))  # >= 0: y**power stays real
     W = _array(data, case, "W", W0, may_be_nonfinite=spiking, bounds=rule.weight_bounds() if spiking else None)

@@ -94,7 +94,7 @@ def test_twin_lists_follow_the_registry():
 def test_registered_examples_match_reference_and_kernel(rule):
     steps, dt = 40, 0.1
     W0, pre, post = inputs(steps, seed=11)
-    W0 = 1.5 * W0  # spread beyond the examples' bounds, so that the clip acts
+    W0 = np.clip(1.5 * W0, *rule.weight_bounds())  # spread up to the examples' bounds, so that the clip acts
     twin = twin_of_example(rule)
     assert all(float(getattr(twin, n)) == float(getattr(rule, n)) for n in twin.constraints)
     W_ref, s_ref = W0.copy(), rule.init_state(N_POST, N_PRE)
@@ -143,6 +143,7 @@ def test_matches_reference_and_kernel(name):
     steps, dt = 60, 0.1
     W0, pre, post = inputs(steps, seed=1)
     nrule, trule = numpy_rule(name), torch_rule(name)
+    W0 = np.clip(W0, *nrule.weight_bounds())  # numpy's update refuses weights outside the bounds
     W_ref, s_ref = W0.copy(), nrule.init_state(N_POST, N_PRE)
     W_fast, s_fast = W0.copy(), nrule.init_state(N_POST, N_PRE)
     W_t, s_t = torch.tensor(W0), trule.init_state(N_POST, N_PRE, dtype=torch.float64)
