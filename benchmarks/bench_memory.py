@@ -61,7 +61,7 @@ else:
     res = net.run(float(dtype), plasticity=rules, progress=False)
     p1 = peak()
     # synapse counts from the build's bookkeeping: connectivity() would make 24 bytes per synapse
-    n_syn = {pr["name"]: pr["n_syn"] for pr in net._built.projections}
+    n_syn = {pr.name: pr.n_syn for pr in net._built.projections}
     print(json.dumps({"synapses": n_syn["EE"] + n_syn["IE"], "all": sum(n_syn.values()), "bytes": p1 - p0,
                       "build_bytes": p_build - p0, "build_s": t_build, "loop_s": res.timings["loop"],
                       "duration": res.duration, "rate_E": res.rates["E"]}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -186,6 +186,26 @@ class Projection:
             check_number(owner, "delay", self.delay, nonnegative)
 
 
+class BuiltProjection(NamedTuple):
+    """One projection of a built network: where its synapses sit in :class:`Built`'s arrays."""
+
+    name: str          # source first, e.g. "EE"
+    source: str
+    target: str
+    n_pre: int
+    n_post: int
+    src_start: int     # first presynaptic index (Poisson inputs after the n neurons)
+    tgt_start: int     # first postsynaptic neuron
+    channel: int       # 0 excitatory, 1 inhibitory
+    delay: int         # steps
+    is_input: bool     # from a Poisson input population
+    ip_off: int        # offset of its indptr block (n_pre + 1 entries)
+    syn_off: int       # offset of its synapses in indices
+    n_syn: int
+    w_off: int         # offset of its weights (-1: one constant weight, w_const)
+    w_const: float
+
+
 @dataclass
 class Built:
     """Plain arrays of a built network (what the kernels and the brian2 backend consume)."""
@@ -202,7 +222,7 @@ class Built:
     pois_names: list[str]
     pois_slices: dict[str, slice]
     pois_rate: np.ndarray
-    projections: list[dict] = field(default_factory=list)
+    projections: list[BuiltProjection] = field(default_factory=list)
     # connectivity, one compact copy (see projection_csr / projection_weights / connectivity):
     indptr: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))   # ip_off + (n_pre + 1)
     indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))  # syn_off + n_syn
@@ -341,7 +361,7 @@ def build(populations, inputs, projections, dt: float, rng: np.random.Generator,
             w_const = float(np.asarray(float(pr.weight), dtype=weight_dtype))
         is_input = pr.source in pois_slices
         src_start = n + pois_slices[pr.source].start if is_input else slices[pr.source].start
-        built.projections.append(dict(
+        built.projections.append(BuiltProjection(
             name=pr.key, source=pr.source, target=pr.target, n_pre=sizes[pr.source], n_post=sizes[pr.target],
             src_start=src_start, tgt_start=slices[pr.target].start,
             channel=1 if inhibitory[pr.source] else 0, delay=d_steps, is_input=is_input,

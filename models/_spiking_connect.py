@@ -127,16 +127,16 @@ def _draw_into(rng, n_post, p, skip_diag, indptr, out, base) -> tuple[np.ndarray
 
 def projection_csr(built, pr: dict) -> tuple[np.ndarray, np.ndarray]:
     """``(indptr (n_pre + 1,) int64, indices (n_syn,))`` of a built projection: views, not copies."""
-    ip, so = pr["ip_off"], pr["syn_off"]
-    return built.indptr[ip:ip + pr["n_pre"] + 1], built.indices[so:so + pr["n_syn"]]
+    ip, so = pr.ip_off, pr.syn_off
+    return built.indptr[ip:ip + pr.n_pre + 1], built.indices[so:so + pr.n_syn]
 
 
 def projection_weights(built, pr: dict) -> np.ndarray:
     """Initial weights ``(n_syn,)`` in the weight dtype: a view, or a read-only broadcast of
     the projection's one weight (no memory)."""
-    if pr["w_off"] < 0:
-        return np.broadcast_to(np.asarray(pr["w_const"], dtype=built.weights.dtype), (pr["n_syn"],))
-    return built.weights[pr["w_off"]:pr["w_off"] + pr["n_syn"]]
+    if pr.w_off < 0:
+        return np.broadcast_to(np.asarray(pr.w_const, dtype=built.weights.dtype), (pr.n_syn,))
+    return built.weights[pr.w_off:pr.w_off + pr.n_syn]
 
 
 def projection_pairs(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -165,36 +165,36 @@ def pack_projections(built, plastic: dict, weight_dtype) -> PackedProjections:
     ``post_pre``), filled in place without temporaries of the synapse count.
     """
     prs = built.projections
-    max_pre = max([p["n_pre"] for p in prs], default=1)
+    max_pre = max([p.n_pre for p in prs], default=1)
     pre_t = np.int16 if max_pre < 2**15 else np.int32
     J = len(prs)
     t = {k: np.zeros(J, dtype=np.int64) for k in _TABLE_INT}
     t["wconst"] = np.zeros(J, dtype=np.float64)
-    plastic_prs = [pr for pr in prs if pr["name"] in plastic]
-    n_run = sum(pr["n_syn"] for pr in plastic_prs)
+    plastic_prs = [pr for pr in prs if pr.name in plastic]
+    n_run = sum(pr.n_syn for pr in plastic_prs)
     w_run = np.empty(n_run, dtype=weight_dtype)
-    post_indptr = np.zeros(sum(pr["n_post"] + 1 for pr in plastic_prs), dtype=np.int64)
+    post_indptr = np.zeros(sum(pr.n_post + 1 for pr in plastic_prs), dtype=np.int64)
     post_off = np.empty(n_run, dtype=built.indices.dtype)
     post_pre = np.empty(n_run, dtype=pre_t)
     S_pre, S_post, P, slices = [], [], [], {}
     pip = run = pre = post = P_at = 0
     for j, pr in enumerate(prs):
-        for key, val in (("src", pr["src_start"]), ("nsrc", pr["n_pre"]), ("tgt", pr["tgt_start"]),
-                         ("ntgt", pr["n_post"]), ("chan", pr["channel"]), ("delay", pr["delay"]),
-                         ("ip_off", pr["ip_off"]), ("syn_off", pr["syn_off"])):
+        for key, val in (("src", pr.src_start), ("nsrc", pr.n_pre), ("tgt", pr.tgt_start),
+                         ("ntgt", pr.n_post), ("chan", pr.channel), ("delay", pr.delay),
+                         ("ip_off", pr.ip_off), ("syn_off", pr.syn_off)):
             t[key][j] = val
-        rule = plastic.get(pr["name"])
+        rule = plastic.get(pr.name)
         if rule is None:
-            if pr["w_off"] < 0:
-                t["wconst"][j] = pr["w_const"]
+            if pr.w_off < 0:
+                t["wconst"][j] = pr.w_const
             else:
-                t["wmode"][j], t["woff"][j] = 1, pr["w_off"]
+                t["wmode"][j], t["woff"][j] = 1, pr.w_off
             continue
-        n_syn, n_post = pr["n_syn"], pr["n_post"]
+        n_syn, n_post = pr.n_syn, pr.n_post
         sl = slice(run, run + n_syn)
         w_run[sl] = projection_weights(built, pr)
         fill_post_index(*projection_csr(built, pr), post_indptr[pip:pip + n_post + 1], post_off[sl], post_pre[sl])
-        sp, so = rule.init_sparse_state(n_post, pr["n_pre"])
+        sp, so = rule.init_sparse_state(n_post, pr.n_pre)
         params = np.asarray(rule._params(), dtype=np.float64)
         for key, val in (("kind", rule.kind), ("pip_off", pip), ("psyn_off", run), ("pre_off", pre),
                          ("pre_rows", sp.shape[0]), ("post_off", post), ("post_rows", so.shape[0]),
@@ -203,7 +203,7 @@ def pack_projections(built, plastic: dict, weight_dtype) -> PackedProjections:
         S_pre.append(sp.ravel())
         S_post.append(so.ravel())
         P.append(params)
-        slices[pr["name"]] = sl
+        slices[pr.name] = sl
         pip += n_post + 1
         run += n_syn
         pre += sp.size

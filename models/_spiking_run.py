@@ -77,7 +77,7 @@ def prepare_run(net, duration, plasticity, backend, record_weights_every, progre
         if rec.size and (rec.min() < 0 or rec.max() >= net.n):
             raise ValueError(f"{owner}: record_state indices must be in [0, {net.n - 1}]; got min {rec.min()}, max {rec.max()}")
     plastic = {}
-    names = [p["name"] for p in net._built.projections]
+    names = [p.name for p in net._built.projections]
     if plasticity is not None:
         if not isinstance(plasticity, dict):
             raise TypeError(f"{owner}: plasticity must be a dict projection name -> spiking rule; got {type(plasticity).__name__}")
@@ -128,7 +128,7 @@ def run_numba(net, spec: RunSpec) -> SpikingResult:
     rec_step, rec_neuron = np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64)
     n_rec = 0
     run_rng = np.random.default_rng(net._run_seed)
-    by_name = {p["name"]: p for p in b.projections}
+    by_name = {p.name: p for p in b.projections}
     # snapshots in the weight dtype, made float64 when read (SpikingResult.weights): the first
     # is the build's initial weights, the last the run's own array (neither copied)
     snaps = {name: [projection_weights(b, by_name[name])] for name in pk.plastic}
@@ -199,7 +199,7 @@ def run_numba(net, spec: RunSpec) -> SpikingResult:
         weights=WeightSnapshots(snaps), weight_times=np.array(snap_times),
         diverged=diverged, diverged_at=T if diverged else None, duration=T, dt=dt,
         synapses=SynapsePairs({name: projection_csr(b, by_name[name]) for name in pk.plastic}),
-        shapes={name: (by_name[name]["n_post"], by_name[name]["n_pre"]) for name in pk.plastic},
+        shapes={name: (by_name[name].n_post, by_name[name].n_pre) for name in pk.plastic},
         state_indices=rec_idx.copy(), state_times=np.arange(step) * dt,
         V=np.concatenate(V_chunks, axis=1) if V_chunks else np.zeros((rec_idx.size, 0)),
         backend="numba",

@@ -171,17 +171,17 @@ def _build(net, spec, b2, n_steps):
         objects.append(P)
     syn = {}
     for pr in b.projections:
-        if pr["is_input"]:
-            s = b.pois_slices[pr["source"]]
+        if pr.is_input:
+            s = b.pois_slices[pr.source]
             src = P[s.start:s.stop]
         else:
-            s = b.slices[pr["source"]]
+            s = b.slices[pr.source]
             src = G[s.start:s.stop]
-        t = b.slices[pr["target"]]
+        t = b.slices[pr.target]
         tgt = G[t.start:t.stop]
-        var = "g_i" if pr["channel"] == 1 else "g_e"
-        rule = spec.plastic.get(pr["name"])
-        name = f"syn_{pr['name']}"
+        var = "g_i" if pr.channel == 1 else "g_e"
+        rule = spec.plastic.get(pr.name)
+        name = f"syn_{pr.name}"
         if rule is None:
             S = b2.Synapses(src, tgt, model=f"w : {unit_name} (constant)", on_pre=f"{var}_post += w", name=name)
         else:
@@ -192,10 +192,10 @@ def _build(net, spec, b2, n_steps):
             init_rate_trace(S, rule, net.dt, b2)
         S.w = w * gunit  # the stored weight-dtype values, as the numba kernel reads them
         del pre, post, w
-        if pr["delay"] > 1:
-            S.delay = (pr["delay"] - 1) * net.dt * b2.second
+        if pr.delay > 1:
+            S.delay = (pr.delay - 1) * net.dt * b2.second
         objects.append(S)
-        syn[pr["name"]] = S
+        syn[pr.name] = S
     mons = {"spikes": b2.SpikeMonitor(G, name="spikemon")}
     objects.append(mons["spikes"])
     if spec.record_state.size:
@@ -236,7 +236,7 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
     snap_steps = [0]
     if spec.rec_every is not None:
         snap_steps += list(range(spec.rec_every, n_steps, spec.rec_every))
-    by_name = {p["name"]: p for p in b.projections}
+    by_name = {p.name: p for p in b.projections}
     for name in spec.plastic:
         pr = by_name[name]
         pre, post, w0 = connectivity(b, pr)
@@ -249,7 +249,7 @@ def _collect(net, spec, mons, syn, b2) -> SpikingResult:
         snaps.append(np.asarray(syn[name].w[:], dtype=np.float64))
         weights[name] = np.array(snaps)
         synapses[name] = (pre, post)
-        shapes[name] = (pr["n_post"], pr["n_pre"])
+        shapes[name] = (pr.n_post, pr.n_pre)
     V = np.zeros((spec.record_state.size, 0))
     if "v" in mons:
         V = np.asarray(mons["v"].v / b2.volt)[:, :n_steps]

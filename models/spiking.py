@@ -197,9 +197,9 @@ class SpikingNetwork:
         Made on demand (24 bytes per synapse) from the network's compact storage.
         """
         for pr in self._built.projections:
-            if pr["name"] == name:
+            if pr.name == name:
                 return connectivity(self._built, pr)
-        raise ValueError(f"SpikingNetwork.connectivity: name must be one of {[p['name'] for p in self._built.projections]}; got {name!r}")
+        raise ValueError(f"SpikingNetwork.connectivity: name must be one of {[p.name for p in self._built.projections]}; got {name!r}")
 
     def run(self, duration: float, plasticity: dict | None = None, backend: str = "numba",
             record_weights_every: float | None = None, progress: bool | None = None,

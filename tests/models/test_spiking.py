@@ -240,7 +240,7 @@ def test_plastic_synapse_costs_at_most_12_bytes():
     # one copy of the connectivity: the kernel reads the build's arrays; fixed weights are one number
     assert syn.indices is net._built.indices and syn.indptr is net._built.indptr
     assert net._built.weights.size == 0
-    n_ee = net._built.projections[0]["n_syn"]
+    n_ee = net._built.projections[0].n_syn
     assert syn.w_run.size == syn.post_pre.size == n_ee
     assert pk.plastic == {"EE": slice(0, n_ee)}
 

@@ -93,18 +93,18 @@ def test_compact_storage_round_trips_through_connectivity(weight_dtype):
     b = net._built
     assert b.indices.dtype == np.int16 and b.indptr.dtype == np.int64 and b.weights.dtype == weight_dtype
     # fixed weights are one number each: only I->E (a callable) stores a weight per synapse
-    by_name = {pr["name"]: pr for pr in b.projections}
-    assert b.weights.size == by_name["IE"]["n_syn"]
-    assert b.indices.size == sum(pr["n_syn"] for pr in b.projections)
+    by_name = {pr.name: pr for pr in b.projections}
+    assert b.weights.size == by_name["IE"].n_syn
+    assert b.indices.size == sum(pr.n_syn for pr in b.projections)
     fixed = {"EE": 2e-9, "EI": 2.5e-9, "XE": 3e-9}
     for name, pr in by_name.items():
         pre, post, w = net.connectivity(name)
         assert pre.dtype == post.dtype == np.int64 and w.dtype == np.float64
-        assert pre.size == post.size == w.size == pr["n_syn"] > 0
+        assert pre.size == post.size == w.size == pr.n_syn > 0
         indptr, indices = projection_csr(b, pr)
-        np.testing.assert_array_equal(np.bincount(pre, minlength=pr["n_pre"]), np.diff(indptr))
+        np.testing.assert_array_equal(np.bincount(pre, minlength=pr.n_pre), np.diff(indptr))
         np.testing.assert_array_equal(post, indices)
-        assert np.all(np.diff(pre * pr["n_post"] + post) > 0)  # sorted by pre then post
+        assert np.all(np.diff(pre * pr.n_post + post) > 0)  # sorted by pre then post
         if name in fixed:
             np.testing.assert_array_equal(w, np.asarray(fixed[name], dtype=weight_dtype).astype(np.float64))
         else:
