@@ -17,8 +17,12 @@ memory traffic of that trace, not ``torch.nn.RNN``. The yardstick is an in-place
 "passes" = (time of one training step / T) / (time of one sweep): sweeps of the trace per time
 step, forward and backward together. Target (issue 11): <= 6. ``--reference`` also times the
 step-by-step autograd loop that ``PlasticRNN`` used before (``PlasticRNN._forward_autograd``).
+``--kernels`` times the three trace kernels of a time step alone (``models._rnn_plastic``: the
+forward update, the recomputation from a checkpoint, the fused backward), in sweeps, with their
+operands hot (the same buffers every call) and cold (a rotation over >= 128 MB): the floor of a
+time step is their sum, whatever the Python around them costs.
 
-    python benchmarks/bench_rnn.py [--threads 1] [--repeats 7] [--steps 10] [--reference]
+    python benchmarks/bench_rnn.py [--threads 1] [--repeats 7] [--steps 10] [--reference] [--kernels]
 
 Timings are wall-clock (``time.perf_counter``); on a loaded machine they mean little.
 """
@@ -96,6 +100,41 @@ def time_sweep(shape: tuple[int, ...], cold: bool, repeats: int, per_repeat: int
     return _stats(times)
 
 
+def time_kernels(B: int, n: int, repeats: int, per_repeat: int = 20) -> dict:
+    """(min, median, max) seconds of each trace kernel of one time step, operands hot and cold (float32)."""
+    import numpy as np
+
+    from models._rnn_plastic import _advance, _advance_into, _bw_trace_coef
+
+    rng = np.random.default_rng(0)
+    size = 4 * B * n * n
+    count = {"hot": 1, "cold": max(4, -(-128 * 2**20 // size))}
+    vec = [(0.9 + 0.1 * rng.random((B, n))).astype(np.float32) for _ in range(12)]
+    A, gA = (0.01 * rng.random((n, n))).astype(np.float32), np.zeros((n, n), np.float32)
+    out = {}
+    for kind, c in count.items():
+        H = [(0.01 * rng.random((B, n, n))).astype(np.float32) for _ in range(c + 1)]
+        calls = {
+            "forward update (_advance)": lambda i: _advance(H[i % c], vec[0], vec[1], vec[2], vec[3], A, vec[4], vec[5]),
+            "recompute (_advance_into)": lambda i: _advance_into(H[i % c], H[(i + 1) % (c + 1)], vec[0], vec[1], vec[2],
+                                                                  vec[3]),
+            "fused backward (_bw_trace_coef)": lambda i: _bw_trace_coef(H[i % c], H[(i + 1) % (c + 1)], A, vec[3],
+                                                                        vec[6] * 1e-3, vec[1], vec[7], gA, H[(i + 2) % (c + 1)],
+                                                                        vec[4], vec[0], vec[8], vec[9], vec[10], vec[11]),
+        }
+        for name, call in calls.items():
+            call(0)  # compile or load
+            times, k = [], 0
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(per_repeat):
+                    call(k)
+                    k += 1
+                times.append((time.perf_counter() - t0) / per_repeat)
+            out[name, kind] = _stats(times)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -103,6 +142,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--sizes", default="32x32x50,64x64x50,128x64x50,256x32x50", help="hidden x batch x T, comma separated")
     ap.add_argument("--reference", action="store_true", help="also time the autograd loop of PlasticRNN (slow)")
+    ap.add_argument("--kernels", action="store_true", help="also time the trace kernels of one time step alone")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.repeats} repeats of {args.steps} "
@@ -135,6 +175,11 @@ def main() -> None:
                     passes = f"{lo / T / s:.1f}/{med / T / s:.1f}/{hi / T / s:.1f}"
                     line += f" {passes:>22}"
             print(line)
+        if args.kernels:
+            print("  trace kernels of one time step alone (ms min/median/max; sweeps = median / median sweep):")
+            for (name, kind), (lo, med, hi) in time_kernels(B, n, args.repeats).items():
+                print(f"    {name:<32} {kind:>4}: {1e3 * lo:.3f}/{1e3 * med:.3f}/{1e3 * hi:.3f} ms = "
+                      f"{med / sweeps['hot'][1]:.1f} hot, {med / sweeps['cold'][1]:.1f} cold sweeps")
 
 
 if __name__ == "__main__":
