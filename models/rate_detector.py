@@ -190,7 +190,9 @@ def critical_estimates(table) -> dict:
     ``detector_moved``: 1 - exp(-runaway_at / tau_rate) at the first unstable tau_rate, the fraction
     of its way a step-driven detector had gone by then; ``sim_late``: as ``sim`` with
     :func:`late_runaway` (crossings in the first SETTLE_TIME seconds ignored; NaNs when the runs are
-    not longer than twice that).
+    not longer than twice that); ``reference``: the simulated value an estimate is held to,
+    ``sim_late`` when defined (the settled state's instability, which linear estimates describe),
+    else ``sim``.
     """
     ok = table[table["error"].isna()] if "error" in table else table
     pr = ok[ok["part"] == "probe"]
@@ -208,8 +210,9 @@ def critical_estimates(table) -> dict:
         if len(kept) and kept.map(lambda t: len(t) and t[-1] > 2 * SETTLE_TIME).all():
             g = g.assign(late=[late_runaway(r.rate_times, r.rate_E_t, r.diverged) for r in g.itertuples()])
             late = critical_from_sweep(*_fraction(g, "late"))
-        est = {"sim": sim, "sim_late": late, "rho_star": rho_star, "poisson": math.nan, "measured": math.nan, "extrapolated": True,
-               "ltp_excess": math.nan, "balance": math.nan, "runaway_at": t_run,
+        est = {"sim": sim, "sim_late": late, "reference": late if math.isfinite(late[0]) else sim, "rho_star": rho_star,
+               "poisson": math.nan, "measured": math.nan, "extrapolated": True, "ltp_excess": math.nan,
+               "balance": math.nan, "runaway_at": t_run,
                "detector_moved": 1 - math.exp(-t_run / sim[2]) if math.isfinite(sim[2]) else math.nan}
         if len(by) >= 2 and "ltp" in by["P"] and "ltd" in by["P"]:
             s, rho = by.index.to_numpy(float), by["rate_E"].mean(axis=1).to_numpy()

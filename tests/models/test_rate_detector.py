@@ -127,7 +127,7 @@ def test_critical_estimates_of_a_constructed_sweep():
     assert e["measured"] == pytest.approx(1 / (G * (3 * c3 * rho_star**2 - 2 * c2 * rho_star**3 / kappa**2)), rel=1e-2)
     assert e["ltp_excess"] == pytest.approx(1.0) and e["balance"] == pytest.approx(kappa / rho_star, rel=1e-3)
     assert e["runaway_at"] == 0.3 and e["detector_moved"] == pytest.approx(1 - math.exp(-0.3 / 2.0))
-    assert all(math.isnan(v) for v in e["sim_late"])  # no rate time courses: no late criterion
+    assert all(math.isnan(v) for v in e["sim_late"]) and e["reference"] == e["sim"]  # no time courses: no late criterion
 
 
 def test_late_criterion_ignores_the_start_transient():
@@ -147,4 +147,4 @@ def test_late_criterion_ignores_the_start_transient():
                            "rate_E_t": y, "diverged": div, "unstable": tau > 0.5, "rate_E_final": 15.0,
                            "runaway_at": 0.3 if tau > 0.5 else math.nan} for tau, (y, div) in rates.items()])
     e = rd.critical_estimates(table.assign(error=None))[1.0]
-    assert e["sim"][1:] == (0.5, 1.0) and e["sim_late"][1:] == (2.0, 4.0)
+    assert e["sim"][1:] == (0.5, 1.0) and e["sim_late"][1:] == (2.0, 4.0) and e["reference"] == e["sim_late"]
