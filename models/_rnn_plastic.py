@@ -86,31 +86,6 @@ def _advance_into(H_src, H_dst, a, s, c, x):  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _bw_coef(K, Hp, A, x, a, ga, gb, gc, gx):  # pragma: no cover - numba
-    """With ``G = A * K``: ``ga = G x``, ``gb = rowsum(G * Hp)``, ``gc = rowsum(G)``, ``gx = G^T a``."""
-    B, n, m = K.shape
-    for k in range(B):
-        gxk, xk = gx[k], x[k]
-        for j in range(m):
-            gxk[j] = 0.0
-        for i in range(n):
-            ai = a[k, i]
-            sa = ga[k, i] * 0
-            sb = sa
-            sc = sa
-            Ki, Hi, Ai = K[k, i], Hp[k, i], A[i]
-            for j in range(m):
-                g = Ai[j] * Ki[j]
-                sa += g * xk[j]
-                sb += g * Hi[j]
-                sc += g
-                gxk[j] += ai * g
-            ga[k, i] = sa
-            gb[k, i] = sb
-            gc[k, i] = sc
-
-
-@njit(cache=True, nogil=True, fastmath=True)
 def _bw_trace(K, Hp, A, x, gp, s, gx, gA):  # pragma: no cover - numba
     """``gx += (A * Hp)^T gp``; ``gA += sum_k Hp * gp x^T``; ``K <- s K + gp x^T`` in place (``s = 1 + b``)."""
     B, n, m = K.shape
@@ -128,8 +103,9 @@ def _bw_trace(K, Hp, A, x, gp, s, gx, gA):  # pragma: no cover - numba
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _bw_trace_coef(K, Hp, A, x, gp, s, gx, gA, Hq, xq, aq, ga, gb, gc, gxq):  # pragma: no cover - numba
-    """:func:`_bw_trace` of step ``t`` then :func:`_bw_coef` of step ``t - 1`` on the updated ``K``, in one
-    pass over it (``Hq``, ``xq``, ``aq``, ``gxq``: ``Hebb_{t-1}``, ``h_{t-1}``, ``a_{t-1}``, its ``gx``)."""
+    """:func:`_bw_trace` of step ``t``, then, on the updated ``K`` and with ``G = A * K``, the sums of step
+    ``t - 1``: ``ga = G xq``, ``gb = rowsum(G * Hq)``, ``gc = rowsum(G)``, ``gxq = G^T aq``, in one pass
+    over it (``Hq``, ``xq``, ``aq``: ``Hebb_{t-1}``, ``h_{t-1}``, ``a_{t-1}``)."""
     B, n, m = K.shape
     for k in range(B):
         gxk, xk, xqk, gxqk = gx[k], x[k], xq[k], gxq[k]
@@ -302,56 +278,62 @@ class PlasticScan(torch.autograd.Function):
         g_z = torch.empty(B, T, n, dtype=W.dtype)  # dL/dz_t = dL/d(drive_t) = dL/dp_t
         gh = hs[0].new_zeros(B, n)
         g_state: list[torch.Tensor | None] = [None] * ctx.n_state
-        ga, gb, gc, gx = (hs[0].new_empty(B, n) for _ in range(4))
+        # K_T = 0, so the coefficient sums of step T - 1 (and its gx) start at zero
+        ga, gb, gc, gx = (hs[0].new_zeros(B, n) for _ in range(4))
         g_np = [_np(v) for v in (ga, gb, gc, gx)]
-        seg = [pool.take(K.shape, K) for _ in range(min(k, T))]
-        seg_np = [_np(v) for v in seg]
-        for s0 in reversed(range(0, T, k)):
-            s1 = min(s0 + k, T)
-            if s0 == 0:
-                seg[0].zero_()
+        # a segment's traces: its checkpoint (zeros for the first) then k - 1 recomputed ones; the
+        # checkpoint buffers are read in place, so refilling `seg` never touches the trace of step s0
+        seg = [pool.take(K.shape, K) for _ in range(min(k, T) - 1)]
+        zero = pool.take(K.shape, K).zero_()
+
+        def fill(s0: int) -> list:
+            traces = [_np(zero if s0 == 0 else ctx.ckpts[s0])] + [_np(v) for v in seg[:min(s0 + k, T) - s0 - 1]]
+            for u in range(1, len(traces)):  # Hebb_{s0+u} from Hebb_{s0+u-1}, as the forward did
+                _advance_into(traces[u - 1], traces[u], *coefs[s0 + u - 1], _np(hs[s0 + u - 1]))
+            return traces
+
+        s0 = (T - 1) // k * k
+        traces = fill(s0)
+        for t in reversed(range(T)):
+            Hp_np, x_np = traces[t - s0], _np(hs[t])
+            s_np = coefs[t][1]
+            gh = gh + g_hidden[:, t]
+            with torch.enable_grad():
+                h_leaf = hs[t].detach().requires_grad_(True)
+                st_leaves, build = _flatten(states[t])
+                st_leaves = [v.detach().requires_grad_(True) for v in st_leaves]
+                z_leaf = zs[t].detach().requires_grad_(True)
+                h_new, a, b, c, st_new = _step(model, h_leaf, build(iter(st_leaves)), z_leaf)
+                outs, grads = [h_new], [gh]
+                for v, g in ((a, ga), (b, gb), (c, gc)):
+                    if isinstance(v, torch.Tensor) and v.requires_grad:
+                        outs.append(v)
+                        grads.append(g.sum_to_size(v.shape))
+                for v, g in zip(_flatten(st_new)[0], g_state):
+                    if g is not None and v.requires_grad:
+                        outs.append(v)
+                        grads.append(g)
+                got = torch.autograd.grad(outs, [h_leaf, z_leaf, *st_leaves, *rule_tensors], grads, allow_unused=True)
+            g_h, g_zt = got[0], got[1]
+            g_st, g_r = got[2:2 + len(st_leaves)], got[2 + len(st_leaves):]
+            g_zt = torch.zeros_like(gh) if g_zt is None else g_zt.contiguous()
+            g_z[:, t] = g_zt
+            # dL/dh_t: through the leak, through W_hh h_t, and (in the trace kernels) through p_t
+            gh = torch.addmm(gx, g_zt, W) if g_h is None else torch.addmm(gx + g_h, g_zt, W)
+            if t == 0:
+                _bw_trace(K_np, Hp_np, A_np, x_np, _np(g_zt), s_np, _np(gh), _np(gA))
             else:
-                seg[0].copy_(ctx.ckpts[s0])
-            for u in range(1, s1 - s0):  # Hebb_{s0+u} from Hebb_{s0+u-1}, as the forward did
-                _advance_into(seg_np[u - 1], seg_np[u], *coefs[s0 + u - 1], _np(hs[s0 + u - 1]))
-            for t in reversed(range(s0, s1)):
-                Hp_np, x_np = seg_np[t - s0], _np(hs[t])
-                a_np, s_np, _ = coefs[t]
-                gh = gh + g_hidden[:, t]
-                if t == s1 - 1:  # else the fused kernel of step t + 1 did it
-                    _bw_coef(K_np, Hp_np, A_np, x_np, a_np, *g_np)
-                with torch.enable_grad():
-                    h_leaf = hs[t].detach().requires_grad_(True)
-                    st_leaves, build = _flatten(states[t])
-                    st_leaves = [v.detach().requires_grad_(True) for v in st_leaves]
-                    z_leaf = zs[t].detach().requires_grad_(True)
-                    h_new, a, b, c, st_new = _step(model, h_leaf, build(iter(st_leaves)), z_leaf)
-                    outs, grads = [h_new], [gh]
-                    for v, g in ((a, ga), (b, gb), (c, gc)):
-                        if isinstance(v, torch.Tensor) and v.requires_grad:
-                            outs.append(v)
-                            grads.append(g.sum_to_size(v.shape))
-                    for v, g in zip(_flatten(st_new)[0], g_state):
-                        if g is not None and v.requires_grad:
-                            outs.append(v)
-                            grads.append(g)
-                    got = torch.autograd.grad(outs, [h_leaf, z_leaf, *st_leaves, *rule_tensors], grads, allow_unused=True)
-                g_h, g_zt = got[0], got[1]
-                g_st, g_r = got[2:2 + len(st_leaves)], got[2 + len(st_leaves):]
-                g_zt = torch.zeros_like(gh) if g_zt is None else g_zt.contiguous()
-                g_z[:, t] = g_zt
-                # dL/dh_t: through the leak, through W_hh h_t, and (in _bw_trace) through p_t
-                gh = torch.addmm(gx, g_zt, W) if g_h is None else torch.addmm(gx + g_h, g_zt, W)
-                if t > s0:  # the coefficient sums of step t - 1 in the same pass over K
-                    _bw_trace_coef(K_np, Hp_np, A_np, x_np, _np(g_zt), s_np, _np(gh), _np(gA),
-                                   seg_np[t - 1 - s0], _np(hs[t - 1]), coefs[t - 1][0], *g_np)
-                else:
-                    _bw_trace(K_np, Hp_np, A_np, x_np, _np(g_zt), s_np, _np(gh), _np(gA))
-                for acc, g in zip(g_rule, g_r):
-                    if g is not None:
-                        acc += g
-                g_state = list(g_st)
-        pool.give([K, *seg])  # the checkpoints go back when the graph is freed (a retained one may run again)
+                if t == s0:  # Hebb_{t-1} is the last trace of the segment before: recompute it now
+                    s0 -= k
+                    traces = fill(s0)
+                # the trace terms of step t and the coefficient sums of step t - 1 in one pass over K
+                _bw_trace_coef(K_np, Hp_np, A_np, x_np, _np(g_zt), s_np, _np(gh), _np(gA), traces[t - 1 - s0],
+                               _np(hs[t - 1]), coefs[t - 1][0], *g_np)
+            for acc, g in zip(g_rule, g_r):
+                if g is not None:
+                    acc += g
+            g_state = list(g_st)
+        pool.give([K, *seg, zero])  # the checkpoints go back when the graph is freed (a retained one may run again)
         g_W = g_z.reshape(-1, n).t() @ torch.stack(hs[:-1], dim=1).reshape(-1, n)  # sum_t dL/dz_t h_t^T
         g_A = gA if len(ctx.A_shape) == 2 else gA.sum().reshape(ctx.A_shape)
         g_state0 = [torch.zeros_like(v) if g is None else g for v, g in zip(_flatten(states[0])[0], g_state)]

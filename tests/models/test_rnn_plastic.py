@@ -74,7 +74,7 @@ def test_scan_equals_the_autograd_loop(name, plastic):
     assert any(b is not None and torch.count_nonzero(b) for b in g2[1:])
 
 
-@pytest.mark.parametrize("T", [1, 4, 10])  # T = 10: checkpoints every 4 steps, a short last segment
+@pytest.mark.parametrize("T", [1, 3, 4, 10, 16])  # 3, 10: a short last segment; 16: four whole ones
 def test_gradcheck_small_float64(T):
     rule = pt.BCM(eta=P(0.2), tau_theta=P(3.0)) + pt.HeterosynapticDecay(beta=0.1, w_ref=0.2)
     model = PlasticRNN(2, 3, 1, rule=rule, plasticity_init=0.5, alpha=0.5, seed=4).double()
