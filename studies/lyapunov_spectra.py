@@ -25,17 +25,19 @@ N (worst g; the median over g is shown too) < 20 %; non-monotonic in g: the drop
 the largest g exceeds 2 SEM over seeds (N with >= 2 seeds preferred); D_KY << N: D_KY/N < 0.5 at every g.
 
 Cost (single-threaded BLAS, measured under load): a step costs ~1.5, 6 and 22 ms at N = 100, 200,
-400 (~N^3; ~170 ms at N = 800, extrapolated). Quick mode (N = 100, 160; g = 3, 8; one seed; T = 150 tau): ~25 s.
-Full mode (N = 100, 200, 400 over 8 gains, N = 800 at g = 2, 5; 3/3/1/1 seeds; T = 300 tau):
-~2800 CPU-s estimated; measured 50 min wall with 2 workers on the shared, loaded 2-core machine
-(results below). N = 2000 (~3 s a step, ~3.5 h a point) is left out.
+400 (~N^3; ~170 ms at N = 800, ~1.5 s at N = 2000). Quick mode (N = 100, 160; g = 3, 8; one seed; T = 150 tau): ~25 s.
+Full mode (N = 100, 200, 400 over 8 gains, N = 800 at g = 2, 5; 3/3/1/1 seeds; T = 300 tau; and
+N = 2000 at g = 2, 5 for T = 100 tau, ~1.5 s a step): about 50 min wall for the first part and
+45 min for the two N = 2000 points, with 2 workers on the 2-core machine (measured).
 
-Full-mode results (T = 300 tau): the mean exponent is -1 within 9e-6 at every point; symmetry
-RMS / width 0.010, 0.0050, 0.0026, 0.0016 at N = 100, 200, 400, 800; D_KY/N rises from ~0.03
+Full-mode results: the mean exponent is -1 within 9e-6 at every point; symmetry RMS / width
+0.010, 0.0050, 0.0026, 0.0016, 0.0011 at N = 100, 200, 400, 800, 2000; D_KY/N rises from ~0.03
 (g = 2) to ~0.09 (g >= 8, N >= 200) and H/N to 0.015 (1/tau, g = 30, N = 200), with no significant
 decrease up to g = 30; between consecutive N the median relative change over g of D/N (H/N) is
-17 % (39 %) for 100 -> 200, 3 % (15 %) for 200 -> 400, 2 % (7 %) for 400 -> 800 at g = 2, 5: size
-invariance is approached from N ~ 200 on; 9 networks (N <= 200, g <= 3) were not chaotic.
+17 % (39 %) for 100 -> 200, 3 % (15 %) for 200 -> 400, 2 % (7 %) for 400 -> 800 and 6 % (14 %) for
+800 -> 2000 (g = 5: 1 % (3 %); g = 2: 11 % (25 %), of which the shorter T is part: N = 800 at
+T = 100 tau gives 5 % (14 %), near onset the small exponents converge slowly); 9 networks
+(N <= 200, g <= 3) were not chaotic.
 
 Writes ``fig_lyapunov_spectra.{png,pdf}``, ``results.*`` (the comparison table) and ``points.*``.
 """
@@ -188,14 +190,14 @@ def figure(table: pd.DataFrame):
     t_sim = T.mode().iloc[0]
     other = ", ".join(f"N = {n}: {t:g} tau" for n, t in T.items() if t != t_sim)
     fig, axes = new_figure(2, 2, figsize=(9.5, 7.0))
-    styles = ["-", "--", ":", "-."]
+    styles = ["-", "--", ":", "-.", (0, (6, 1, 1, 1, 1, 1))]  # one per N
     ax = axes[0, 0]
     for k, g in enumerate(shown):
         for j, n in enumerate(sizes):
             run = ok[(ok.g == g) & (ok.n == n)].sort_values("seed")
             if len(run):
                 lam = np.asarray(run["spectrum"].iloc[0])
-                ax.plot(np.arange(1, n + 1) / n, lam, color=PALETTE[k], ls=styles[j % 4], lw=1.0,
+                ax.plot(np.arange(1, n + 1) / n, lam, color=PALETTE[k], ls=styles[j % len(styles)], lw=1.0,
                         label=f"g = {g:g}, N = {n}")
     ax.axhline(0.0, color="0.6", lw=0.7)
     ax.axhline(-1.0, color="0.6", lw=0.7, ls=":")
