@@ -116,10 +116,9 @@ def time_kernels(B: int, n: int, repeats: int, per_repeat: int = 20) -> dict:
     out = {}
     for kind, c in count.items():
         H = [(0.01 * rng.random((B, n, n))).astype(np.float32) for _ in range(c)]
+        own = 1 if kind == "hot" else c  # the forward updates one trace in place: the same buffer every call when hot
         calls = {
-            # the forward updates one trace in place: the same buffer every call when hot
-            "forward update (_advance)": lambda i: _advance(H[i % c if c > 3 else 0], vec[0], vec[1], vec[2], vec[3], A,
-                                                            vec[4], vec[5]),
+            "forward update (_advance)": lambda i: _advance(H[i % own], vec[0], vec[1], vec[2], vec[3], A, vec[4], vec[5]),
             "recompute (_advance_into)": lambda i: _advance_into(H[i % c], H[(i + 1) % c], vec[0], vec[1], vec[2], vec[3]),
             "fused backward (_bw_trace_coef)": lambda i: _bw_trace_coef(H[i % c], H[(i + 1) % c], A, vec[3], vec[6] * 1e-3,
                                                                         vec[1], vec[7], gA, H[(i + 2) % c], vec[4],

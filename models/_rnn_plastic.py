@@ -15,8 +15,9 @@ products of the update) and sweeps them many times per step. :class:`PlasticScan
 * kept for backward: ``h_t``, the step's input ``z_t = W_hh h_t + drive_t + p_t``, the rule state
   and ``a_t, 1 + b_t, c_t`` of every step (``O(T B n)``), and ``Hebb`` at every ``k``-th step
   (``k = ceil(sqrt(T))``, checkpoints);
-* backward: per segment of ``k`` steps the traces are recomputed from the checkpoint
-  (:func:`_advance_into`; the forward's values to rounding); then, for ``t = T-1, ..., 0``, the
+* backward: per segment of ``k`` steps the traces are recomputed from the checkpoint, which is read
+  in place (:func:`_advance_into`; the forward's values to rounding), each segment just before the
+  step that needs its last trace; for ``t = T-1, ..., 0`` the
   ``O(B n)`` step from ``z_t`` is rebuilt under autograd (so any row-affine rule, intrinsic gain
   and threshold included, is differentiated by torch), and the trace terms are done by hand in
   one pass over the trace per step (:func:`_bw_trace_coef`: the trace terms of step ``t`` and the

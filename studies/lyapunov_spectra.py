@@ -177,9 +177,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 def figure(table: pd.DataFrame):
     """(a) spectra vs i/N, (b) D_KY/N vs g, (c) H/N vs g, (d) point-symmetry residual against N."""
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    from plasticity.plot import PALETTE, new_figure
+    from plasticity.plot import PALETTE, new_figure, plain_log_ticks
 
     ok = table[table["error"].isna()] if "error" in table else table
     sizes = sorted(ok["n"].unique())
@@ -215,9 +213,7 @@ def figure(table: pd.DataFrame):
         if len(quiet):
             ax.plot(quiet.g, quiet[col], "X", color="k", ms=7, label=r"not chaotic ($\lambda_1 \leq$ 0.01)")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xticks(gains)
+        plain_log_ticks(ax.xaxis, gains)
         ax.set(xlabel="coupling $g$", ylabel=label, title=f"({letter}) {what} per neuron (published values not available)")
         ax.legend(fontsize=7)
     ax = axes[1, 1]
